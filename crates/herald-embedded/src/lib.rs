@@ -1,0 +1,23 @@
+//! Herald's embedded default: catalog, records, idempotency and the durable queue in **one**
+//! SQLite database (`herald-data/herald.db`), written by a single group-committing writer.
+//!
+//! Keeping them in one file is what makes the accept path cheap and safe: a request's
+//! message records, queue tasks and idempotency entry commit in one transaction — one fsync
+//! shared with every other request in the same group — and a dispatcher's ack plus its
+//! result event commit together too. See `docs/decisions/0002-embedded-single-sqlite.md`.
+
+pub mod catalog;
+pub mod db;
+pub mod inbox;
+pub mod intake;
+pub mod open;
+pub mod queue;
+pub mod records;
+pub mod search_text;
+pub mod settle;
+
+pub use db::{CommitStats, Db, DbOptions};
+pub use intake::EmbeddedIntake;
+pub use open::{Embedded, EmbeddedOptions};
+pub use queue::{EmbeddedQueue, QueueOptions};
+pub use settle::EmbeddedSettle;

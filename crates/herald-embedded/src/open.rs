@@ -1,0 +1,71 @@
+//! [`Embedded`]: the whole embedded backend opened from one data directory.
+//!
+//! Catalog, records, idempotency and queue live in one SQLite file, `herald.db`, so the
+//! accept path (records + tasks + idempotency entry) and the dispatcher's step (ack + result
+//! event) each commit in one transaction. This is the one place that knows every schema.
+
+use crate::catalog::{self, SqliteCatalog};
+use crate::db::{Db, DbOptions};
+use crate::inbox::{self, SqliteInbox};
+use crate::intake::{self, EmbeddedIntake};
+use crate::queue::{self, EmbeddedQueue, QueueOptions};
+use crate::records::{self, SqliteRecords};
+use herald_ports::StoreError;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Tuning of the embedded backend.
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddedOptions {
+    pub db: DbOptions,
+    pub queue: QueueOptions,
+}
+
+/// Every port of the embedded backend, sharing one database.
+#[derive(Clone)]
+pub struct Embedded {
+    /// The shared database (its commit stats feed `/metrics`).
+    pub db: Db,
+    pub catalog: Arc<SqliteCatalog>,
+    pub records: Arc<SqliteRecords>,
+    pub queue: Arc<EmbeddedQueue>,
+    pub intake: Arc<EmbeddedIntake>,
+    /// Dispatcher results and queue acks in one transaction.
+    pub settle: Arc<crate::settle::EmbeddedSettle>,
+    /// In-site messages per end user (the inbox channel's storage).
+    pub inbox: Arc<SqliteInbox>,
+}
+
+impl Embedded {
+    /// The database file inside the data directory.
+    pub const FILE_NAME: &'static str = "herald.db";
+
+    /// Creates `dir` if needed, opens `dir/herald.db` with every schema and builds the ports.
+    /// The queue starts loading the tasks a previous run left (see
+    /// [`EmbeddedQueue::loaded`]). Must be called inside a tokio runtime.
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::backend(format!("creating {}", dir.display()), e))?;
+        let db = Db::open(
+            &dir.join(Self::FILE_NAME),
+            &[
+                catalog::SCHEMA,
+                records::SCHEMA,
+                queue::SCHEMA,
+                intake::SCHEMA,
+                inbox::SCHEMA,
+            ],
+            options.db,
+        )?;
+        let queue = Arc::new(EmbeddedQueue::new(db.clone(), options.queue));
+        Ok(Self {
+            catalog: Arc::new(SqliteCatalog::new(db.clone())),
+            records: Arc::new(SqliteRecords::new(db.clone())),
+            intake: Arc::new(EmbeddedIntake::new(db.clone(), queue.clone())),
+            settle: Arc::new(crate::settle::EmbeddedSettle::new(queue.clone())),
+            inbox: Arc::new(SqliteInbox::new(db.clone())),
+            queue,
+            db,
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! The embedded records store: messages, deliveries and attempts in SQLite, with versioned
+//! state updates and CJK-aware full-text search (FTS5).
+//!
+//! - [`insert_accepted`] writes records at accept time, inside the intake's transaction.
+//! - [`SqliteRecords::apply`] applies a batch of result events in **one** group-commit job:
+//!   one `UPDATE … WHERE version < ?` per event, so an older or equal event never wins.
+//! - Search walks one index (or FTS5's doclists) already in page order, newest first, and
+//!   stops after one page: a delivery's rowid is `created_at << 20 | n`, so time order,
+//!   rowid order and full-text order coincide. The `search` module documents the plan per
+//!   filter; `search_text` the CJK analyzer.
+//!
+//! Module map: `schema` (DDL, rowid layout), `write` (accept insert, event apply, text
+//! indexing), `read` (message view, state lookup), `search` (filters, plans, FTS) and
+//! `cursor` (the page token).
+
+mod cursor;
+mod read;
+mod schema;
+mod search;
+mod write;
+
+pub use schema::SCHEMA;
+pub(crate) use write::{apply_events, insert_accepted};
+
+use crate::db::Db;
+use async_trait::async_trait;
+use herald_domain::{AppId, DeliveryId, Message, MessageId, Millis, ResultEvent};
+use herald_ports::{
+    DeliveryRef, MessageView, Records, SearchFilter, SearchPage, StoreError, StoredState,
+};
+use std::collections::HashMap;
+
+/// Most ids bound in one `IN (…)` lookup.
+const IDS_PER_QUERY: usize = 500;
+
+/// [`Records`] over the shared SQLite database.
+#[derive(Clone)]
+pub struct SqliteRecords {
+    /// The shared database: writes join its group commit, reads use its pool.
+    db: Db,
+}
+
+impl SqliteRecords {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Records accepted messages on their own, outside an accept request. Production writes
+    /// go through the intake (records, tasks and idempotency entry in one transaction); this
+    /// is for conformance suites, imports and tools.
+    pub async fn record_accepted(&self, messages: Vec<Message>) -> Result<(), StoreError> {
+        let items = messages.iter().map(|m| m.deliveries.len() as u64).sum();
+        self.db
+            .write(items, move |conn| insert_accepted(conn, &messages))
+            .await
+    }
+}
+
+#[async_trait]
+impl Records for SqliteRecords {
+    async fn apply(&self, events: Vec<ResultEvent>) -> Result<usize, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let items = events.len() as u64;
+        self.db
+            .write_unisolated(items, move |conn| write::apply_events(conn, &events))
+            .await
+    }
+
+    async fn get_message(
+        &self,
+        app: &AppId,
+        id: &MessageId,
+    ) -> Result<Option<MessageView>, StoreError> {
+        let (app, id) = (app.clone(), id.clone());
+        self.db
+            .read(move |conn| read::message_view(conn, &app, &id))
+            .await
+    }
+
+    async fn delivery_states(
+        &self,
+        ids: &[DeliveryId],
+    ) -> Result<HashMap<DeliveryId, StoredState>, StoreError> {
+        let mut states = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let chunk = chunk.to_vec();
+            let found = self
+                .db
+                .read(move |conn| read::delivery_states(conn, &chunk))
+                .await?;
+            states.extend(found);
+        }
+        Ok(states)
+    }
+
+    async fn find_delivery(&self, id: &DeliveryId) -> Result<Option<DeliveryRef>, StoreError> {
+        let id = id.clone();
+        self.db
+            .read(move |conn| read::find_delivery(conn, &id))
+            .await
+    }
+
+    async fn find_by_provider_id(
+        &self,
+        provider_id: &str,
+        receiver: Option<&str>,
+    ) -> Result<Option<DeliveryRef>, StoreError> {
+        let (provider_id, receiver) = (provider_id.to_owned(), receiver.map(str::to_owned));
+        self.db
+            .read(move |conn| read::find_by_provider_id(conn, &provider_id, receiver.as_deref()))
+            .await
+    }
+
+    async fn awaiting_receipts(
+        &self,
+        since: Millis,
+        until: Millis,
+        limit: usize,
+    ) -> Result<Vec<herald_ports::AwaitingReceipt>, StoreError> {
+        self.db
+            .read(move |conn| read::awaiting_receipts(conn, since, until, limit))
+            .await
+    }
+
+    async fn search(
+        &self,
+        app: &AppId,
+        filter: &SearchFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SearchPage, StoreError> {
+        let query = search::SearchQuery::build(app, filter, cursor, limit)?;
+        self.db.read(move |conn| query.run(conn)).await
+    }
+}
+
+/// Wraps a SQLite error with what was being done.
+fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::backend(context, e)
+}
+
+/// Decodes a stored JSON column.
+fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}

@@ -1,0 +1,263 @@
+//! The embedded intake: an accept commits records, tasks and the idempotency entry together;
+//! a repeated key writes nothing; entries expire by lookup age and purge.
+
+use herald_domain::time::now_ms;
+use herald_domain::{
+    AccountId, AppId, ChannelKind, Delivery, DeliveryId, DeliveryState, DeliveryTask, Message,
+    MessageId, Priority, Receiver, TaskEnvelope, TemplateId, Variables,
+};
+use herald_embedded::{DbOptions, Embedded, EmbeddedOptions};
+use herald_ports::{
+    AcceptBatch, AcceptCommit, IdempotencyEntry, Intake, Queue, QueueCommit, Records, Topic,
+};
+use std::time::Duration;
+
+fn open(dir: &std::path::Path) -> Embedded {
+    Embedded::open(
+        dir,
+        EmbeddedOptions {
+            db: DbOptions {
+                durable: false,
+                ..DbOptions::default()
+            },
+            ..EmbeddedOptions::default()
+        },
+    )
+    .expect("open embedded backend")
+}
+
+/// A message with `receivers` deliveries and the matching send tasks.
+fn accept_batch(app: &AppId, receivers: usize, key: Option<&str>) -> AcceptBatch {
+    let now = now_ms();
+    let message = Message {
+        id: MessageId::generate(),
+        app_id: app.clone(),
+        template_id: TemplateId::generate(),
+        template_version: 3,
+        channel: ChannelKind::Webhook,
+        account_id: AccountId::generate(),
+        priority: Priority::Normal,
+        send_at: None,
+        expire_at: None,
+        created_at: now,
+        variables: Variables::new(),
+        deliveries: (0..receivers)
+            .map(|i| Delivery {
+                id: DeliveryId::generate(),
+                receiver: Receiver::to(format!("https://example.invalid/{i}")),
+                variables: Variables::new(),
+            })
+            .collect(),
+    };
+    let tasks = message
+        .deliveries
+        .iter()
+        .map(|d| {
+            TaskEnvelope::DeliveryV1(DeliveryTask {
+                app_id: app.clone(),
+                message_id: message.id.clone(),
+                delivery_id: d.id.clone(),
+                template_id: message.template_id.clone(),
+                template_version: message.template_version,
+                channel: message.channel,
+                account_id: message.account_id.clone(),
+                receiver: d.receiver.clone(),
+                variables: Variables::new(),
+                attempt: 1,
+                not_before: now,
+                expire_at: None,
+                priority: Priority::Normal,
+                trace: None,
+                accepted_at: now,
+            })
+        })
+        .collect();
+    let idempotency = key.map(|key| IdempotencyEntry {
+        app_id: app.clone(),
+        key: key.to_owned(),
+        request_hash: format!("hash-of-{}", message.id),
+        status: 202,
+        response: serde_json::json!({ "message_id": message.id }),
+        created_at: now,
+    });
+    AcceptBatch {
+        app_id: app.clone(),
+        messages: vec![message],
+        tasks,
+        idempotency,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_tasks_are_recorded_and_receivable() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = open(dir.path());
+    let app = AppId::generate();
+    let batch = accept_batch(&app, 3, None);
+    let message = batch.messages[0].clone();
+    let tasks = batch.tasks.clone();
+
+    let outcome = herald.intake.accept(batch).await.unwrap();
+    assert_eq!(outcome, AcceptCommit::Committed);
+
+    let view = herald
+        .records
+        .get_message(&app, &message.id)
+        .await
+        .unwrap()
+        .expect("the record is readable as soon as accept returns");
+    assert_eq!(view.deliveries.len(), 3);
+    assert!(
+        view.deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Accepted)
+    );
+
+    let got = herald
+        .queue
+        .receive(Topic::Send, 10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let received: Vec<TaskEnvelope> = got.iter().map(|l| l.task.clone()).collect();
+    assert_eq!(received, tasks, "the accepted tasks, in order");
+    herald
+        .queue
+        .commit(QueueCommit {
+            ack: got.iter().map(|l| l.receipt.clone()).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(herald.queue.stats().await.unwrap().send, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_key_returns_the_stored_entry_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = open(dir.path());
+    let app = AppId::generate();
+    let first = accept_batch(&app, 2, Some("order-42"));
+    let stored = first.idempotency.clone().unwrap();
+    assert_eq!(
+        herald.intake.accept(first).await.unwrap(),
+        AcceptCommit::Committed
+    );
+
+    let second = accept_batch(&app, 5, Some("order-42"));
+    let second_message = second.messages[0].id.clone();
+    match herald.intake.accept(second).await.unwrap() {
+        AcceptCommit::Existing(entry) => assert_eq!(entry, stored),
+        other => panic!("expected the stored entry, got {other:?}"),
+    }
+    assert!(
+        herald
+            .records
+            .get_message(&app, &second_message)
+            .await
+            .unwrap()
+            .is_none(),
+        "the losing request's records were not written"
+    );
+    assert_eq!(
+        herald.queue.stats().await.unwrap().send,
+        2,
+        "the losing request's tasks were not queued"
+    );
+
+    let other_app = AppId::generate();
+    let elsewhere = accept_batch(&other_app, 1, Some("order-42"));
+    assert_eq!(
+        herald.intake.accept(elsewhere).await.unwrap(),
+        AcceptCommit::Committed,
+        "keys are scoped to the app"
+    );
+    let found = herald
+        .intake
+        .idempotency_lookup(&app, "order-42", 60_000)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(stored));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_age_out_of_lookups_and_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = open(dir.path());
+    let app = AppId::generate();
+    let mut old = accept_batch(&app, 1, Some("old"));
+    if let Some(entry) = &mut old.idempotency {
+        entry.created_at = now_ms() - 3_600_000;
+    }
+    herald.intake.accept(old).await.unwrap();
+    herald
+        .intake
+        .accept(accept_batch(&app, 1, Some("fresh")))
+        .await
+        .unwrap();
+
+    let aged = herald
+        .intake
+        .idempotency_lookup(&app, "old", 60_000)
+        .await
+        .unwrap();
+    assert_eq!(aged, None, "older than max age: not found");
+    let kept = herald
+        .intake
+        .idempotency_lookup(&app, "old", 7_200_000)
+        .await
+        .unwrap();
+    assert!(kept.is_some(), "within a longer max age: found");
+
+    let purged = herald
+        .intake
+        .purge_idempotency(now_ms() - 60_000)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1, "only the old entry is purged");
+    let after = herald
+        .intake
+        .idempotency_lookup(&app, "old", i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(after, None);
+    assert!(
+        herald
+            .intake
+            .idempotency_lookup(&app, "fresh", 60_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let again = herald
+        .intake
+        .accept(accept_batch(&app, 1, Some("old")))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        AcceptCommit::Committed,
+        "a purged key can be used again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_tasks_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    let batch = accept_batch(&app, 4, None);
+    let tasks = batch.tasks.clone();
+    {
+        let herald = open(dir.path());
+        herald.intake.accept(batch).await.unwrap();
+    }
+    let herald = open(dir.path());
+    herald.queue.loaded().await;
+    assert_eq!(herald.queue.stats().await.unwrap().send, 4);
+    let got = herald
+        .queue
+        .receive(Topic::Send, 10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let received: Vec<TaskEnvelope> = got.iter().map(|l| l.task.clone()).collect();
+    assert_eq!(received, tasks);
+}

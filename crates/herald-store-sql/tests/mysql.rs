@@ -1,0 +1,7 @@
+//! The SQL stores on a real MySQL or MariaDB (`HERALD_TEST_MYSQL_URL`): the conformance
+//! suites and this crate's own checks, each test in a fresh database. Skipped when the
+//! variable is unset, except with `CI=true`, where that fails.
+
+mod common;
+
+engine_tests!(herald_store_sql::testing::MYSQL_URL_VAR, "mysql");
