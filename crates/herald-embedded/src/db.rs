@@ -372,6 +372,8 @@ fn writer_loop(
     restart: WalRestart,
 ) {
     let mut finishes: Vec<Finish> = Vec::with_capacity(max_batch);
+    #[cfg(feature = "sql-profile")]
+    crate::sql_profile::attach(&conn);
     while let Some(first) = rx.blocking_recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "cannot begin a transaction");

@@ -15,6 +15,8 @@ pub mod queue;
 pub mod records;
 pub mod search_text;
 pub mod settle;
+#[cfg(feature = "sql-profile")]
+pub mod sql_profile;
 
 pub use db::{CommitStats, Db, DbOptions};
 pub use intake::EmbeddedIntake;
