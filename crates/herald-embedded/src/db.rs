@@ -374,6 +374,16 @@ fn writer_loop(
     let mut finishes: Vec<Finish> = Vec::with_capacity(max_batch);
     #[cfg(feature = "sql-profile")]
     crate::sql_profile::attach(&conn);
+    // Index writes the records defer to one statement per commit (see `records::schema`),
+    // when this database holds the records.
+    let flush_pending = conn
+        .query_row(
+            "SELECT count(*) FROM temp.sqlite_master WHERE name = 'receivers_pending'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .is_ok_and(|n| n > 0)
+        .then_some(crate::records::FLUSH_PENDING);
     while let Some(first) = rx.blocking_recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "cannot begin a transaction");
@@ -399,11 +409,14 @@ fn writer_loop(
             let _ = conn.execute_batch("ROLLBACK");
             Err("rolled back with a failed write of the same group".to_owned())
         } else {
-            conn.execute_batch("COMMIT").map_err(|e| {
-                tracing::error!(error = %e, "group commit failed");
-                let _ = conn.execute_batch("ROLLBACK");
-                e.to_string()
-            })
+            flush_pending
+                .map_or(Ok(()), |sql| conn.execute_batch(sql))
+                .and_then(|()| conn.execute_batch("COMMIT"))
+                .map_err(|e| {
+                    tracing::error!(error = %e, "group commit failed");
+                    let _ = conn.execute_batch("ROLLBACK");
+                    e.to_string()
+                })
         };
         if committed.is_ok() {
             stats.commits.fetch_add(1, Ordering::Relaxed);

@@ -19,6 +19,7 @@ mod schema;
 mod search;
 mod write;
 
+pub(crate) use schema::FLUSH_PENDING;
 pub use schema::SCHEMA;
 pub(crate) use write::{apply_events, insert_accepted};
 

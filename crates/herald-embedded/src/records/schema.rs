@@ -11,6 +11,17 @@
 //! full-text search can walk FTS5's doclists newest first and stop after one page instead
 //! of collecting every match. 43 bits of milliseconds last until the year 2248; 2^20
 //! deliveries per millisecond is far beyond what one writer commits.
+//!
+//! Receivers are not a B-tree index: real receivers (phone numbers, device tokens) arrive in
+//! random order, so an `(app_id, receiver, created_at)` index dirtied one random page per
+//! delivery and every commit wrote those pages to the WAL — 17 µs of the writer's 24 µs per
+//! delivery insert in a measurement with random receivers (BENCHMARKS.md). They live in a
+//! second FTS5 table instead, `delivery_receivers` (rowid = `seq`, one token per delivery,
+//! see [`receiver_key`]): FTS5 appends sorted segments, ~2 µs per delivery. A job writes the
+//! key to `temp.receivers_pending`, and the writer moves the whole group's keys with
+//! [`FLUSH_PENDING`] before each commit, because FTS5 starts a new segment at every statement
+//! that writes to it. A database from before this change is upgraded at open: its keys are
+//! built from `deliveries` and the old index is dropped, in one transaction.
 
 /// Bits of `seq` below the millisecond.
 pub(super) const SEQ_SHIFT: u32 = 20;
@@ -62,7 +73,6 @@ CREATE INDEX IF NOT EXISTS deliveries_by_state    ON deliveries (app_id, state, 
 CREATE INDEX IF NOT EXISTS deliveries_by_template ON deliveries (app_id, template_id, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_by_channel  ON deliveries (app_id, channel, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_by_account  ON deliveries (app_id, account_id, created_at);
-CREATE INDEX IF NOT EXISTS deliveries_by_receiver ON deliveries (app_id, receiver, created_at);
 
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id         TEXT NOT NULL,
@@ -88,4 +98,121 @@ CREATE VIRTUAL TABLE IF NOT EXISTS delivery_text USING fts5 (
     contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+
+CREATE VIRTUAL TABLE IF NOT EXISTS delivery_receivers USING fts5 (
+    key,
+    content = '',
+    columnsize = 0,
+    detail = none
+);
+CREATE TEMP TABLE IF NOT EXISTS receivers_pending (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL
+);
+
+BEGIN;
+INSERT INTO delivery_receivers (rowid, key)
+SELECT d.seq, 'r' || lower(hex(d.app_id || char(31) || d.receiver))
+  FROM (SELECT 1 FROM sqlite_master
+         WHERE type = 'index' AND name = 'deliveries_by_receiver') AS upgrading
+  CROSS JOIN deliveries AS d;
+DROP INDEX IF EXISTS deliveries_by_receiver;
+COMMIT;
 ";
+
+/// Moves the receiver keys written by the group's jobs into `delivery_receivers`, in one
+/// statement per commit (see the module notes); run by the writer before every COMMIT.
+pub const FLUSH_PENDING: &str = "
+INSERT INTO delivery_receivers (rowid, key) SELECT seq, key FROM temp.receivers_pending;
+DELETE FROM temp.receivers_pending;
+";
+
+/// The token a delivery's receiver is indexed under in `delivery_receivers`: `r` and the
+/// lowercase hex of `app_id`, U+001F and the receiver. Hex keeps any receiver one
+/// `unicode61` token; the app in front keeps apps apart; FTS5's prefix compression makes the
+/// shared app part nearly free. The upgrade in [`SCHEMA`] computes the same in SQL.
+pub(crate) fn receiver_key(app_id: &str, receiver: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(1 + 2 * (app_id.len() + 1 + receiver.len()));
+    key.push('r');
+    for byte in app_id.bytes().chain([0x1f]).chain(receiver.bytes()) {
+        key.push(HEX[usize::from(byte >> 4)] as char);
+        key.push(HEX[usize::from(byte & 0xf)] as char);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn matches(conn: &Connection, app: &str, receiver: &str) -> Vec<i64> {
+        let expression = format!("\"{}\"", receiver_key(app, receiver));
+        let mut stmt = conn
+            .prepare("SELECT rowid FROM delivery_receivers WHERE delivery_receivers MATCH ?1")
+            .unwrap();
+        stmt.query_map([expression], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// A database from before `delivery_receivers` (receivers in a B-tree index) gets its
+    /// receiver keys at open — built in SQL exactly as `receiver_key` builds them in Rust —
+    /// and loses the old index; opening it again changes nothing.
+    #[test]
+    fn an_old_database_is_upgraded_to_the_receiver_table_at_open() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(
+            "INSERT INTO delivery_receivers (delivery_receivers) VALUES ('delete-all');
+             CREATE INDEX deliveries_by_receiver ON deliveries (app_id, receiver, created_at);",
+        )
+        .unwrap();
+        for (seq, app, receiver) in [
+            (1, "app_A", "13800138000"),
+            (2, "app_A", "用户@例子.cn"),
+            (3, "app_B", "13800138000"),
+        ] {
+            conn.execute(
+                "INSERT INTO deliveries (seq, id, message_id, app_id, template_id, channel,
+                     account_id, receiver, receiver_json, variables, state, version,
+                     created_at, updated_at)
+                 VALUES (?1, 'dlv_' || ?1, 'msg_1', ?2, 'tpl_1', 'webhook', 'acc_1', ?3, '{}',
+                     '{}', 'accepted', 0, 1, 1)",
+                rusqlite::params![seq, app, receiver],
+            )
+            .unwrap();
+        }
+        assert!(matches(&conn, "app_A", "13800138000").is_empty());
+
+        conn.execute_batch(SCHEMA).unwrap();
+        assert_eq!(matches(&conn, "app_A", "13800138000"), vec![1]);
+        assert_eq!(matches(&conn, "app_A", "用户@例子.cn"), vec![2]);
+        assert_eq!(matches(&conn, "app_B", "13800138000"), vec![3]);
+        assert!(matches(&conn, "app_B", "用户@例子.cn").is_empty());
+        let old_index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'deliveries_by_receiver'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_index, 0);
+
+        conn.execute_batch(SCHEMA).unwrap();
+        assert_eq!(
+            matches(&conn, "app_A", "13800138000"),
+            vec![1],
+            "a second open indexes nothing twice"
+        );
+    }
+
+    #[test]
+    fn receiver_keys_are_one_lowercase_hex_token_per_app_and_receiver() {
+        assert_eq!(receiver_key("a", "B"), "r611f42");
+        assert_ne!(receiver_key("app_1", "x"), receiver_key("app_2", "x"));
+        assert_ne!(receiver_key("a", "bc"), receiver_key("ab", "c"));
+    }
+}

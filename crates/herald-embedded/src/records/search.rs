@@ -8,9 +8,9 @@
 //!
 //! Query plans, chosen so no search scans the table (the 10M-row target). The index is
 //! picked by rule with `INDEXED BY`, not left to SQLite's planner, which without statistics
-//! prefers the time index whenever it avoids a sort, even for a rare receiver:
+//! prefers the time index whenever it avoids a sort, even for a rare template:
 //! - **No text, at most one state**: one index range walk on the most selective facet index
-//!   present (message > receiver > template > state > account > channel, else time);
+//!   present (message > template > state > account > channel, else time);
 //!   `from`/`to` and the cursor bound its `created_at` range, the other filters are checked
 //!   per row, and the walk stops after `limit + 1` hits because the index is in page order.
 //! - **No text, several states**: one bounded walk per state (`UNION ALL` of `LIMIT`ed
@@ -25,9 +25,12 @@
 //!   The expensive case left is a common word combined with a rare non-text filter (the
 //!   walk reads many candidates to fill a page); the window bounds keep even that within
 //!   the requested time range.
+//! - **A receiver, no text**: the same walk over `delivery_receivers`, whose one token per
+//!   delivery is the app and the receiver (see the schema): its doclist is exactly that
+//!   receiver's deliveries in this app, newest first, and `d.receiver = ?` re-checks each.
 
 use super::read::{get, parse_channel, parse_state};
-use super::schema::{SEQ_SHIFT, seq_floor};
+use super::schema::{SEQ_SHIFT, receiver_key, seq_floor};
 use super::{cursor, sql_err};
 use crate::search_text::{app_token, fts_query, quote};
 use herald_domain::{AccountId, AppId, DeliveryId, MessageId, TemplateId};
@@ -88,30 +91,46 @@ impl SearchQuery {
         states.sort_by_key(|s| s.as_str());
         states.dedup();
 
-        if let Some(text) = &filter.text {
-            let Some(phrase) = fts_query(text) else {
-                return Ok(Self {
-                    sql: None,
-                    params: Vec::new(),
-                    limit,
-                });
-            };
+        // Text, else a receiver: an FTS5 table drives the walk (see the module doc).
+        let driver = match (&filter.text, &filter.receiver) {
+            (Some(text), _) => match fts_query(text) {
+                Some(phrase) => Some((
+                    "delivery_text",
+                    format!("app : {} AND {phrase}", quote(&app_token(app.as_str()))),
+                )),
+                None => {
+                    return Ok(Self {
+                        sql: None,
+                        params: Vec::new(),
+                        limit,
+                    });
+                }
+            },
+            (None, Some(receiver)) => Some((
+                "delivery_receivers",
+                quote(&receiver_key(app.as_str(), receiver)),
+            )),
+            (None, None) => None,
+        };
+        if let Some((table, expression)) = driver {
             let mut conditions = Conditions::default();
-            let app_clause = format!("app : {} AND {phrase}", quote(&app_token(app.as_str())));
-            conditions.push("delivery_text MATCH ?", [Value::Text(app_clause)]);
+            conditions.push(format!("{table} MATCH ?"), [Value::Text(expression)]);
             // The same window and cursor as rowid bounds, applied inside FTS5's doclists.
             if let Some(from) = filter.from {
                 conditions.push(
-                    "delivery_text.rowid >= ?",
+                    format!("{table}.rowid >= ?"),
                     [Value::Integer(seq_floor(from))],
                 );
             }
             if let Some(to) = filter.to {
-                conditions.push("delivery_text.rowid < ?", [Value::Integer(seq_floor(to))]);
+                conditions.push(
+                    format!("{table}.rowid < ?"),
+                    [Value::Integer(seq_floor(to))],
+                );
             }
             if let Some(cursor) = cursor {
                 conditions.push(
-                    "delivery_text.rowid < ?",
+                    format!("{table}.rowid < ?"),
                     [Value::Integer(cursor::decode(cursor)?)],
                 );
             }
@@ -125,8 +144,8 @@ impl SearchQuery {
                 );
             }
             let sql = format!(
-                "SELECT {COLUMNS} FROM delivery_text CROSS JOIN deliveries d \
-                 ON d.seq = delivery_text.rowid WHERE {} ORDER BY delivery_text.rowid DESC LIMIT ?",
+                "SELECT {COLUMNS} FROM {table} CROSS JOIN deliveries d \
+                 ON d.seq = {table}.rowid WHERE {} ORDER BY {table}.rowid DESC LIMIT ?",
                 conditions.joined()
             );
             let mut params = conditions.params;
@@ -275,8 +294,6 @@ fn shared_conditions(
 fn facet_index(filter: &SearchFilter, single_state: bool) -> &'static str {
     if filter.message_id.is_some() {
         "deliveries_by_app_message"
-    } else if filter.receiver.is_some() {
-        "deliveries_by_receiver"
     } else if filter.template_id.is_some() {
         "deliveries_by_template"
     } else if single_state || !filter.states.is_empty() {

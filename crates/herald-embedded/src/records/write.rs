@@ -3,7 +3,7 @@
 //! Both run inside a `Db::write` job, so they share the group commit with whatever else the
 //! same transaction carries (the intake's queue tasks, a dispatcher's acks).
 
-use super::schema::{SEQ_SHIFT, seq_floor};
+use super::schema::{SEQ_SHIFT, receiver_key, seq_floor};
 use super::sql_err;
 use crate::search_text::{analyze_document, app_token};
 use herald_domain::{DeliveryState, EventVersion, Message, ResultEvent};
@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// Writes accepted messages and their deliveries. Each delivery starts `scheduled` when the
 /// message's `send_at` is later than its `created_at`, else `accepted`, at version
 /// `(0, rank)`, with a `seq` that sorts by `created_at` (see the schema). Nothing is indexed for full text yet: content exists only once rendered.
+/// Receiver keys go to `temp.receivers_pending`; the writer indexes them before the commit.
 pub(crate) fn insert_accepted(conn: &Connection, messages: &[Message]) -> Result<(), StoreError> {
     let mut insert_message = conn
         .prepare_cached(
@@ -31,6 +32,9 @@ pub(crate) fn insert_accepted(conn: &Connection, messages: &[Message]) -> Result
                      ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
         )
         .map_err(sql_err("preparing the delivery insert"))?;
+    let mut pending_receiver = conn
+        .prepare_cached("INSERT INTO temp.receivers_pending (seq, key) VALUES (?1, ?2)")
+        .map_err(sql_err("preparing the receiver key insert"))?;
     for message in messages {
         let state = if message.send_at.is_some_and(|at| at > message.created_at) {
             DeliveryState::Scheduled
@@ -80,6 +84,13 @@ pub(crate) fn insert_accepted(conn: &Connection, messages: &[Message]) -> Result
                     "delivery {} already recorded",
                     delivery.id
                 )))?;
+            // The rowid just inserted is the delivery's `seq`.
+            pending_receiver
+                .execute(params![
+                    conn.last_insert_rowid(),
+                    receiver_key(message.app_id.as_str(), &delivery.receiver.to),
+                ])
+                .map_err(sql_err("recording the receiver key"))?;
         }
     }
     Ok(())

@@ -44,14 +44,6 @@ fn searches_walk_one_index_in_page_order_without_sorting() {
         ),
         (
             SearchFilter {
-                receiver: Some("13800138000".into()),
-                channel: Some(ChannelKind::AliyunSms),
-                ..Default::default()
-            },
-            "deliveries_by_receiver (app_id=? AND receiver=? AND created_at<?)",
-        ),
-        (
-            SearchFilter {
                 message_id: Some(MessageId::generate()),
                 ..Default::default()
             },
@@ -103,4 +95,22 @@ fn text_search_is_driven_by_the_fts_index() {
         "{plan}"
     );
     assert_eq!(lines[1], "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)");
+}
+
+#[test]
+fn receiver_search_is_driven_by_the_receiver_index() {
+    let filter = SearchFilter {
+        receiver: Some("13800138000".into()),
+        channel: Some(ChannelKind::AliyunSms),
+        states: vec![DeliveryState::Failed, DeliveryState::Dead],
+        ..Default::default()
+    };
+    let plan = plan(filter, Some(&cursor::encode(5 << SEQ_SHIFT)));
+    let lines: Vec<&str> = plan.lines().collect();
+    assert!(
+        lines[0].starts_with("SCAN delivery_receivers VIRTUAL TABLE"),
+        "{plan}"
+    );
+    assert_eq!(lines[1], "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)");
+    assert_eq!(lines.len(), 2, "no sort, no second walk: {plan}");
 }
