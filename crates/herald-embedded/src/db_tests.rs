@@ -146,3 +146,103 @@ async fn the_wal_starts_over_under_sustained_writes() {
         "the WAL grew to {largest} bytes with a restart limit of {limit}"
     );
 }
+
+/// Jobs that queue up while the writer is busy: the small ones run first, and the bulk ones
+/// are split into groups of about `max_group_items` (see `backlog`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_jobs_overtake_queued_bulk_jobs() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        &dir.path().join("t.db"),
+        &["CREATE TABLE IF NOT EXISTS t (v TEXT)"],
+        DbOptions {
+            max_group_items: 1_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let order = Arc::new(Mutex::new(Vec::<&str>::new()));
+    // A first job holds the writer until the others are queued.
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.write(1, move |_| {
+                started.send(()).unwrap();
+                hold.recv().unwrap();
+                Ok(())
+            })
+            .await
+        })
+    };
+    running.recv().unwrap();
+    // One poll sends a write's job to the writer, so they queue in exactly this order.
+    let mut writes = Vec::new();
+    for (name, items) in [
+        ("bulk 1", 800),
+        ("bulk 2", 800),
+        ("small", 1),
+        ("bulk 3", 800),
+    ] {
+        let order = order.clone();
+        let mut write = Box::pin(db.write(items, move |c| {
+            c.execute("INSERT INTO t (v) VALUES (?1)", [name]).unwrap();
+            order.lock().push(name);
+            Ok(())
+        }));
+        let pending = write
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending();
+        assert!(pending, "{name} cannot be done while the writer is held");
+        writes.push(write);
+    }
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for write in writes {
+        write.await.unwrap();
+    }
+    assert_eq!(*order.lock(), ["small", "bulk 1", "bulk 2", "bulk 3"]);
+    assert_eq!(
+        db.stats().commits(),
+        2,
+        "the blocker's group took the small job and bulk 1 + 2 (1,602 items); bulk 3 waited"
+    );
+}
+
+/// When no transaction can begin, the waiting jobs are answered with an error without
+/// running — a job run outside a transaction would commit on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_do_not_run_when_no_transaction_can_begin() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let db = Db::open(
+        &path,
+        &["CREATE TABLE IF NOT EXISTS t (v INTEGER)"],
+        DbOptions::default(),
+    )
+    .unwrap();
+    // Another connection holds the write lock past the writer's busy timeout (5 s).
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let outcome = db
+        .write(1, move |c| {
+            flag.store(true, Ordering::Relaxed);
+            c.execute("INSERT INTO t (v) VALUES (1)", [])
+                .map(drop)
+                .map_err(|e| StoreError::backend("insert", e))
+        })
+        .await;
+    other.execute_batch("ROLLBACK").unwrap();
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    assert!(!ran.load(Ordering::Relaxed), "the job did not run");
+}

@@ -6,6 +6,7 @@
 //! shared with every other request in the same group — and a dispatcher's ack plus its
 //! result event commit together too. See `docs/decisions/0002-embedded-single-sqlite.md`.
 
+mod backlog;
 pub mod catalog;
 pub mod db;
 pub mod inbox;
@@ -17,6 +18,7 @@ pub mod search_text;
 pub mod settle;
 #[cfg(feature = "sql-profile")]
 pub mod sql_profile;
+mod writer;
 
 pub use db::{CommitStats, Db, DbOptions};
 pub use intake::EmbeddedIntake;

@@ -105,7 +105,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Runs `job` in the next group commit, then applies its memory change in commit order.
-    async fn write<R, F>(self: Arc<Self>, items: u64, job: F) -> Result<R, StoreError>
+    async fn write<R, F>(self: Arc<Self>, items: u64, urgent: bool, job: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection, &mut QueueTx<'_>) -> Result<R, StoreError> + Send + 'static,
@@ -114,18 +114,20 @@ impl Shared {
         let task = tokio::spawn(async move {
             let writer_shared = self.clone();
             let writer_slot = slot.clone();
-            let result = self
-                .db
-                .write_unisolated(items, move |conn| {
-                    let ticket = writer_shared.tickets.fetch_add(1, Ordering::Relaxed);
-                    // Claim the ticket first: even a job that panics must settle it.
-                    *writer_slot.lock() = Some((ticket, Change::default()));
-                    let mut tx = QueueTx::new(&writer_shared);
-                    let outcome = job(conn, &mut tx);
-                    *writer_slot.lock() = Some((ticket, tx.change));
-                    outcome
-                })
-                .await;
+            let run = move |conn: &Connection| {
+                let ticket = writer_shared.tickets.fetch_add(1, Ordering::Relaxed);
+                // Claim the ticket first: even a job that panics must settle it.
+                *writer_slot.lock() = Some((ticket, Change::default()));
+                let mut tx = QueueTx::new(&writer_shared);
+                let outcome = job(conn, &mut tx);
+                *writer_slot.lock() = Some((ticket, tx.change));
+                outcome
+            };
+            let result = if urgent {
+                self.db.write_unisolated_urgent(items, run).await
+            } else {
+                self.db.write_unisolated(items, run).await
+            };
             let drawn = slot.lock().take();
             if let Some((ticket, change)) = drawn {
                 let mask = self
@@ -200,7 +202,17 @@ impl EmbeddedQueue {
         R: Send + 'static,
         F: FnOnce(&Connection, &mut QueueTx<'_>) -> Result<R, StoreError> + Send + 'static,
     {
-        Shared::write(self.shared.clone(), items, job).await
+        Shared::write(self.shared.clone(), items, false, job).await
+    }
+
+    /// Like [`Self::write`] for a write others wait on whatever its size (the dispatcher's
+    /// settle and acks): it goes ahead of bulk accepts in the writer (see `backlog`).
+    pub(crate) async fn write_urgent<R, F>(&self, items: u64, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut QueueTx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        Shared::write(self.shared.clone(), items, true, job).await
     }
 
     /// Waits until the tasks left on disk by a previous run are loaded and counted.
@@ -280,7 +292,7 @@ impl Queue for EmbeddedQueue {
             return Ok(());
         }
         let prepared = PreparedCommit::new(commit)?;
-        self.write(prepared.items, move |conn, tx| prepared.apply(conn, tx))
+        self.write_urgent(prepared.items, move |conn, tx| prepared.apply(conn, tx))
             .await
     }
 

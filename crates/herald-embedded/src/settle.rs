@@ -28,7 +28,7 @@ impl Settle for EmbeddedSettle {
         let prepared = PreparedCommit::new(commit)?;
         let items = prepared.items.max(events.len() as u64);
         self.queue
-            .write(items, move |conn, tx| {
+            .write_urgent(items, move |conn, tx| {
                 let changed = records::apply_events(conn, &events)?;
                 prepared.apply(conn, tx)?;
                 Ok(changed)

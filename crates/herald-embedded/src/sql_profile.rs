@@ -28,11 +28,26 @@ const NAME_CHARS: usize = 80;
 
 struct Window {
     started: Instant,
-    /// Statement name → (runs, nanoseconds).
-    totals: HashMap<String, (u64, u64)>,
+    /// Statement name → (runs, nanoseconds, longest run in nanoseconds).
+    totals: HashMap<String, (u64, u64, u64)>,
 }
 
 static WINDOW: Mutex<Option<Window>> = Mutex::new(None);
+
+/// Writer cycles longer than this are printed one by one.
+const SLOW_CYCLE: Duration = Duration::from_millis(5);
+
+/// Called by the writer after each group: prints the group when it held the writer longer
+/// than [`SLOW_CYCLE`] (jobs, items, whole cycle, of which flush + COMMIT).
+pub fn cycle(jobs: usize, items: u64, took: Duration, commit: Duration) {
+    if took >= SLOW_CYCLE {
+        eprintln!(
+            "sql-profile: slow cycle {:.1} ms (commit {:.1} ms): {jobs} jobs, {items} items",
+            took.as_secs_f64() * 1e3,
+            commit.as_secs_f64() * 1e3
+        );
+    }
+}
 
 /// Profiles every statement `conn` runs from now on.
 pub fn attach(conn: &Connection) {
@@ -52,8 +67,10 @@ fn record(sql: &str, took: Duration) {
         totals: HashMap::new(),
     });
     let total = window.totals.entry(name_of(sql)).or_default();
+    let nanos = took.as_nanos() as u64;
     total.0 += 1;
-    total.1 += took.as_nanos() as u64;
+    total.1 += nanos;
+    total.2 = total.2.max(nanos);
     if window.started.elapsed() >= REPORT_EVERY {
         eprint!("{}", report(window));
         window.totals.clear();
@@ -73,18 +90,19 @@ fn name_of(sql: &str) -> String {
 
 fn report(window: &Window) -> String {
     let mut rows: Vec<_> = window.totals.iter().collect();
-    rows.sort_by_key(|(_, (_, nanos))| std::cmp::Reverse(*nanos));
-    let all: u64 = rows.iter().map(|(_, (_, nanos))| nanos).sum();
+    rows.sort_by_key(|(_, (_, nanos, _))| std::cmp::Reverse(*nanos));
+    let all: u64 = rows.iter().map(|(_, (_, nanos, _))| nanos).sum();
     let seconds = window.started.elapsed().as_secs_f64();
     let mut out = format!(
         "sql-profile: {:.2} s in statements over {seconds:.1} s\n",
         all as f64 / 1e9
     );
-    for (name, (runs, nanos)) in rows.into_iter().take(TOP) {
+    for (name, (runs, nanos, longest)) in rows.into_iter().take(TOP) {
         out.push_str(&format!(
-            "sql-profile: {:5.1} % {runs:>9} runs {:>9.1} µs/run  {name}\n",
+            "sql-profile: {:5.1} % {runs:>9} runs {:>9.1} µs/run {:>8.1} ms max  {name}\n",
             *nanos as f64 * 100.0 / all.max(1) as f64,
             *nanos as f64 / 1e3 / (*runs).max(1) as f64,
+            *longest as f64 / 1e6,
         ));
     }
     out
@@ -103,8 +121,8 @@ mod tests {
         let window = Window {
             started: Instant::now(),
             totals: HashMap::from([
-                ("SELECT 1".to_owned(), (10, 1_000_000)),
-                ("COMMIT".to_owned(), (1, 3_000_000)),
+                ("SELECT 1".to_owned(), (10, 1_000_000, 400_000)),
+                ("COMMIT".to_owned(), (1, 3_000_000, 3_000_000)),
             ]),
         };
         let text = report(&window);
@@ -115,7 +133,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            lines[2].contains("25.0 %") && lines[2].contains("100.0 µs/run"),
+            lines[2].contains("25.0 %")
+                && lines[2].contains("100.0 µs/run")
+                && lines[2].contains("0.4 ms max"),
             "{text}"
         );
     }

@@ -41,7 +41,7 @@ async fn load_once(weak: &Weak<Shared>) -> Option<Result<bool, StoreError>> {
     let shared = weak.upgrade()?;
     let horizon_ms = i64::try_from(shared.options.horizon.as_millis()).unwrap_or(i64::MAX);
     let page = shared.options.load_page.max(1);
-    let outcome = Shared::write(shared, 0, move |conn, tx| {
+    let outcome = Shared::write(shared, 0, true, move |conn, tx| {
         tx.load(conn, now_ms().saturating_add(horizon_ms), page)
     })
     .await;

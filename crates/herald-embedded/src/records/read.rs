@@ -152,6 +152,10 @@ fn attempts_of(
     Ok(by_delivery)
 }
 
+/// The state lookup of [`delivery_states`]: ids as a JSON array in `?1`.
+const STATES_BY_ID: &str = "SELECT d.id, d.state, d.version FROM json_each(?1) AS j \
+     CROSS JOIN deliveries AS d ON d.id = j.value";
+
 /// States of up to a few hundred deliveries in one query.
 pub(super) fn delivery_states(
     conn: &Connection,
@@ -160,15 +164,16 @@ pub(super) fn delivery_states(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let placeholders = vec!["?"; ids.len()].join(",");
-    let sql = format!("SELECT id, state, version FROM deliveries WHERE id IN ({placeholders})");
+    // One statement for every batch size (ids as a JSON array), so it stays prepared: an
+    // `IN (?, ?, …)` list per size missed the statement cache and was parsed on every call.
+    // CROSS JOIN keeps the ids as the outer loop, each a probe of the `id` index.
+    let ids_json = serde_json::to_string(&ids.iter().map(DeliveryId::as_str).collect::<Vec<_>>())
+        .map_err(|e| StoreError::backend("encoding delivery ids", e))?;
     let mut stmt = conn
-        .prepare_cached(&sql)
+        .prepare_cached(STATES_BY_ID)
         .map_err(sql_err("preparing the state lookup"))?;
     let mut rows = stmt
-        .query(rusqlite::params_from_iter(
-            ids.iter().map(DeliveryId::as_str),
-        ))
+        .query([ids_json])
         .map_err(sql_err("looking up states"))?;
     let mut states = HashMap::with_capacity(ids.len());
     while let Some(row) = rows.next().map_err(sql_err("looking up states"))? {
@@ -292,4 +297,49 @@ pub(super) fn awaiting_receipts(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lookup probes the `id` index once per id, whatever the batch size, and answers
+    /// only the ids that exist.
+    #[test]
+    fn states_are_looked_up_by_index_with_one_statement_for_any_batch() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::SCHEMA).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {STATES_BY_ID}"))
+            .unwrap()
+            .query_map(["[]"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH d USING INDEX")),
+            "{plan:?}"
+        );
+        for (seq, id, state) in [(1, "dlv_a", "sent"), (2, "dlv_b", "failed")] {
+            conn.execute(
+                "INSERT INTO deliveries (seq, id, message_id, app_id, template_id, channel,
+                     account_id, receiver, receiver_json, variables, state, version,
+                     created_at, updated_at)
+                 VALUES (?1, ?2, 'msg_1', 'app_1', 'tpl_1', 'webhook', 'acc_1', 'r', '{}',
+                     '{}', ?3, 7, 1, 1)",
+                rusqlite::params![seq, id, state],
+            )
+            .unwrap();
+        }
+        let ids: Vec<DeliveryId> = ["dlv_a", "dlv_missing", "dlv_b", "dlv_a"]
+            .into_iter()
+            .map(|id| DeliveryId::from_trusted(id.to_owned()))
+            .collect();
+        let states = delivery_states(&conn, &ids).unwrap();
+        assert_eq!(states.len(), 2);
+        assert_eq!(states[&ids[0]].state, DeliveryState::Sent);
+        assert_eq!(states[&ids[2]].state, DeliveryState::Failed);
+        assert_eq!(states[&ids[2]].version.as_u64(), 7);
+    }
 }
