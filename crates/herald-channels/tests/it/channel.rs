@@ -214,3 +214,24 @@ async fn bad_account_config_is_permanent() {
         assert_eq!(result.outcome.class(), "permanent");
     }
 }
+
+/// The channel reuses an account's parsed target, but an account whose config changed is
+/// sent to its new URL from the next delivery on.
+#[tokio::test]
+async fn a_changed_account_url_takes_effect_at_once() {
+    let sim = Sim::start().await;
+    let channel = sim.channel();
+    let mut account = sim_account("first", None);
+    for _ in 0..2 {
+        let result = send_one(&channel, &account, &message("u")).await;
+        assert_eq!(result.outcome.class(), "delivered", "{:?}", result.outcome);
+    }
+    account.account.config = json!({ "url": "/sim/webhook/second" });
+    let result = send_one(&channel, &account, &message("u")).await;
+    assert_eq!(result.outcome.class(), "delivered", "{:?}", result.outcome);
+
+    let first = sim.get("/sim/webhook/first/received?limit=10").await;
+    let second = sim.get("/sim/webhook/second/received?limit=10").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+}
