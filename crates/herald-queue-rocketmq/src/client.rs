@@ -3,9 +3,12 @@
 //! results and wrapping client errors.
 
 use herald_ports::StoreError;
-use rocketmq_client_rust::{ClientConfig, ClientInstanceHandle, ClientRuntime, DefaultMQProducer};
+use rocketmq_client_rust::{
+    ClientConfig, ClientError, ClientInstanceHandle, ClientRuntime, DefaultMQProducer,
+};
 use rocketmq_model::common::topic::TopicValidator;
 use rocketmq_model::result::SendStatus;
+use rocketmq_protocol::code::response_code::ResponseCode;
 use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -31,18 +34,32 @@ pub(crate) fn runtime_owner() -> Result<&'static RuntimeOwner, StoreError> {
 }
 
 /// Wraps a client error with what the queue was doing. The client's `Display` is only a
-/// generic line ("Broker operation failed"); the broker's code and remark are in the error's
-/// sources, without which a refused send cannot be told apart from a full disk.
+/// generic line ("Broker operation failed") and it drops the broker's remark; the broker's
+/// response code and address are kept, and without the code a refused send (busy, disk full,
+/// no permission) cannot be told apart.
 pub(crate) fn client_error<E>(context: &'static str) -> impl FnOnce(E) -> StoreError
 where
-    E: std::error::Error,
+    E: std::error::Error + 'static,
 {
-    move |e| {
-        StoreError::Unavailable(format!(
-            "{context}: {}",
-            herald_ports::error::error_chain(&e)
-        ))
+    move |e| StoreError::Unavailable(format!("{context}: {}", describe(&e)))
+}
+
+/// An error's chain of sources, then, for a client error the broker answered, the broker's
+/// response code (by name) and address.
+pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = herald_ports::error::error_chain(error);
+    let client = error.downcast_ref::<ClientError>();
+    if let Some((error, code)) = client.and_then(|e| Some((e, e.broker_response_code()?))) {
+        text.push_str(&format!(
+            " (broker response code {code}, {:?}",
+            ResponseCode::from(code)
+        ));
+        if let Some(address) = error.broker_addr() {
+            text.push_str(&format!(", broker {address}"));
+        }
+        text.push(')');
     }
+    text
 }
 
 /// A started client instance of its own (own connections, own request gate).
@@ -74,10 +91,7 @@ pub(crate) async fn create_topic(
         )
         .await
         .map_err(|e| {
-            StoreError::Unavailable(format!(
-                "creating RocketMQ topic {topic}: {}",
-                herald_ports::error::error_chain(&e)
-            ))
+            StoreError::Unavailable(format!("creating RocketMQ topic {topic}: {}", describe(&e)))
         })
 }
 
@@ -87,5 +101,37 @@ pub(crate) fn stored(status: Option<SendStatus>, topic: &str) -> Result<(), Stor
         other => Err(StoreError::Unavailable(format!(
             "RocketMQ did not confirm storing on {topic}: {other:?}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_send_names_the_brokers_response_code() {
+        let refused = ClientError::broker_operation_failed_at(
+            "send message",
+            14,
+            "service not available now, maybe disk full",
+            Some("127.0.0.1:10911"),
+        );
+        let StoreError::Unavailable(text) = client_error("sending to RocketMQ")(refused) else {
+            panic!("a client error is Unavailable");
+        };
+        assert!(text.starts_with("sending to RocketMQ: "), "{text}");
+        assert!(
+            text.contains("(broker response code 14, ServiceNotAvailable, broker 127.0.0.1:10911)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn other_errors_keep_their_chain_only() {
+        let io = std::io::Error::other("connection reset");
+        let StoreError::Unavailable(text) = client_error("reading from RocketMQ")(io) else {
+            panic!("a client error is Unavailable");
+        };
+        assert_eq!(text, "reading from RocketMQ: connection reset");
     }
 }
