@@ -135,6 +135,17 @@ impl Db {
     /// Opens (creating if needed) the database, applies `schema` (idempotent DDL) and starts
     /// the writer thread.
     pub fn open(path: &Path, schema: &[&str], options: DbOptions) -> Result<Self, StoreError> {
+        Self::open_counting(path, schema, options, Arc::default())
+    }
+
+    /// Like [`open`](Self::open), counting commits into `stats` (shared with another
+    /// database, so `/metrics` shows every fsync of the store).
+    pub fn open_counting(
+        path: &Path,
+        schema: &[&str],
+        options: DbOptions,
+        stats: Arc<CommitStats>,
+    ) -> Result<Self, StoreError> {
         let conn = open_conn(path, false, options.durable)?;
         let limit = options.wal_restart_bytes;
         conn.execute_batch(&format!("PRAGMA journal_size_limit={limit}"))
@@ -143,7 +154,6 @@ impl Db {
             conn.execute_batch(ddl)
                 .map_err(|e| StoreError::backend("applying schema", e))?;
         }
-        let stats = Arc::new(CommitStats::default());
         let (tx, rx) = mpsc::unbounded_channel::<Submitted>();
         let writer_stats = stats.clone();
         let config = WriterConfig {
@@ -221,6 +231,24 @@ impl Db {
         self.submit(items, false, true, job).await
     }
 
+    /// Like [`write_unisolated`](Self::write_unisolated), and once the commit is durable
+    /// `committed` runs on the writer thread with the job's result, before the caller is
+    /// answered and in commit order — also when the caller has stopped waiting (a dropped
+    /// request), so what it publishes cannot be lost to a cancelled future.
+    pub async fn write_then<R, F, C>(
+        &self,
+        items: u64,
+        job: F,
+        committed: C,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        C: FnOnce(&R) + Send + 'static,
+    {
+        self.submit_then(items, false, false, job, committed).await
+    }
+
     async fn submit<R, F>(
         &self,
         items: u64,
@@ -231,6 +259,23 @@ impl Db {
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.submit_then(items, isolated, urgent, job, |_: &R| ())
+            .await
+    }
+
+    async fn submit_then<R, F, C>(
+        &self,
+        items: u64,
+        isolated: bool,
+        urgent: bool,
+        job: F,
+        committed: C,
+    ) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        C: FnOnce(&R) + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
         let boxed: Job = Box::new(move |conn: Option<&Connection>| {
@@ -253,7 +298,10 @@ impl Db {
             let finish: Finish = Box::new(move |commit: Result<(), String>| {
                 let result = match (commit, outcome) {
                     (_, Err(e)) => Err(e),
-                    (Ok(()), ok) => ok,
+                    (Ok(()), Ok(value)) => {
+                        committed(&value);
+                        Ok(value)
+                    }
                     (Err(e), Ok(_)) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
                 };
                 let _ = reply.send(result);

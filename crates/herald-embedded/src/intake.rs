@@ -1,17 +1,22 @@
-//! The embedded intake: what a `202 Accepted` promises, committed in one SQLite transaction.
+//! The embedded intake: what a `202 Accepted` promises, committed durably.
 //!
-//! One `accept` is one group-commit job: it checks the idempotency table for the request's
-//! key (an entry already there means a concurrent request with the same key won: nothing of
-//! this batch is written), then writes the message and delivery records, the send tasks and
-//! the idempotency entry together. The tasks become receivable once that commit is durable
-//! (the queue's ordered memory update), so a consumer never sees a task whose record could
-//! still roll back.
+//! An accept without an idempotency key is one row in the accept journal (`journal`):
+//! durable once that commit is, indexed into the records and the queue right after.
+//!
+//! An accept with a key is one group-commit job in `herald.db`: it checks the idempotency
+//! table for the key (an entry already there means a concurrent request with the same key
+//! won: nothing of this batch is written), then writes the message and delivery records, the
+//! send tasks and the idempotency entry together — the check and the entry must share a
+//! transaction, so these skip the journal. Either way the tasks become receivable only once
+//! their records are durable in `herald.db` (the queue's ordered memory update), so a
+//! consumer never sees a task whose record could still roll back.
 //!
 //! Idempotency entries are kept until `purge_idempotency`; an entry older than the caller's
 //! retention but not yet purged still counts as existing at accept time, so the server
 //! should purge on a schedule at least as often as its retention.
 
 use crate::db::Db;
+use crate::journal::Journal;
 use crate::queue::EmbeddedQueue;
 use crate::queue::schema::{encode, sql_error};
 use crate::records;
@@ -42,13 +47,15 @@ pub struct EmbeddedIntake {
     db: Db,
     /// Accepts run as queue writes, so their tasks reach the queue's memory in commit order.
     queue: Arc<EmbeddedQueue>,
+    /// Where accepts without an idempotency key go.
+    journal: Arc<Journal>,
 }
 
 impl EmbeddedIntake {
     /// `db` must be the database the queue writes to, opened with records', the queue's and
-    /// this module's schemas.
-    pub fn new(db: Db, queue: Arc<EmbeddedQueue>) -> Self {
-        Self { db, queue }
+    /// this module's schemas; `journal` must be indexed into it.
+    pub fn new(db: Db, queue: Arc<EmbeddedQueue>, journal: Arc<Journal>) -> Self {
+        Self { db, queue, journal }
     }
 }
 
@@ -63,6 +70,10 @@ impl Intake for EmbeddedIntake {
         } = batch;
         // Encode on the caller's thread: the writer thread is the shared bottleneck.
         let payloads = tasks.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        if idempotency.is_none() {
+            self.journal.append(messages, tasks, payloads).await?;
+            return Ok(AcceptCommit::Committed);
+        }
         let response = idempotency
             .as_ref()
             .map(|entry| serde_json::to_string(&entry.response))

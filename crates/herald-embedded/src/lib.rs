@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod db;
 pub mod inbox;
 pub mod intake;
+pub mod journal;
 pub mod open;
 pub mod queue;
 pub mod records;

@@ -1,13 +1,16 @@
 //! [`Embedded`]: the whole embedded backend opened from one data directory.
 //!
-//! Catalog, records, idempotency and queue live in one SQLite file, `herald.db`, so the
-//! accept path (records + tasks + idempotency entry) and the dispatcher's step (ack + result
-//! event) each commit in one transaction. This is the one place that knows every schema.
+//! Catalog, records, idempotency and queue live in one SQLite file, `herald.db`, so an
+//! idempotent accept (records + tasks + idempotency entry) and the dispatcher's step (ack +
+//! result event) each commit in one transaction. Accepts without a key are journaled in
+//! `journal.db` first and indexed into `herald.db` in batches (`journal`). This is the one
+//! place that knows every schema.
 
 use crate::catalog::{self, SqliteCatalog};
 use crate::db::{Db, DbOptions};
 use crate::inbox::{self, SqliteInbox};
 use crate::intake::{self, EmbeddedIntake};
+use crate::journal::{self, Journal};
 use crate::queue::{self, EmbeddedQueue, QueueOptions};
 use crate::records::{self, SqliteRecords};
 use herald_ports::StoreError;
@@ -19,6 +22,8 @@ use std::sync::Arc;
 pub struct EmbeddedOptions {
     pub db: DbOptions,
     pub queue: QueueOptions,
+    /// Leaves journaled accepts unindexed (tests of recovery and of reads before indexing).
+    pub pause_indexer: bool,
 }
 
 /// Every port of the embedded backend, sharing one database.
@@ -30,6 +35,8 @@ pub struct Embedded {
     pub records: Arc<SqliteRecords>,
     pub queue: Arc<EmbeddedQueue>,
     pub intake: Arc<EmbeddedIntake>,
+    /// Accepts as journaled, before the indexer writes them into `herald.db`.
+    pub journal: Arc<Journal>,
     /// Dispatcher results and queue acks in one transaction.
     pub settle: Arc<crate::settle::EmbeddedSettle>,
     /// In-site messages per end user (the inbox channel's storage).
@@ -39,6 +46,8 @@ pub struct Embedded {
 impl Embedded {
     /// The database file inside the data directory.
     pub const FILE_NAME: &'static str = "herald.db";
+    /// The accept journal inside the data directory (see `journal`).
+    pub const JOURNAL_FILE_NAME: &'static str = "journal.db";
 
     /// Creates `dir` if needed, opens `dir/herald.db` with every schema and builds the ports.
     /// The queue starts loading the tasks a previous run left (see
@@ -54,14 +63,33 @@ impl Embedded {
                 queue::SCHEMA,
                 intake::SCHEMA,
                 inbox::SCHEMA,
+                journal::INDEXED_SCHEMA,
             ],
-            options.db,
+            options.db.clone(),
         )?;
+        let journal_path = dir.join(Self::JOURNAL_FILE_NAME);
+        let journal_db = Db::open_counting(
+            &journal_path,
+            &[journal::SCHEMA],
+            options.db,
+            db.stats().clone(),
+        )?;
+        let (indexed, recovered) = journal::recover(&dir.join(Self::FILE_NAME), &journal_path)?;
+        let journal = Arc::new(Journal::new(journal_db, indexed, recovered));
         let queue = Arc::new(EmbeddedQueue::new(db.clone(), options.queue));
+        queue.wait_for_journal(journal.clone());
+        if !options.pause_indexer {
+            journal::spawn_indexer(&journal, &queue);
+        }
         Ok(Self {
             catalog: Arc::new(SqliteCatalog::new(db.clone())),
-            records: Arc::new(SqliteRecords::new(db.clone())),
-            intake: Arc::new(EmbeddedIntake::new(db.clone(), queue.clone())),
+            records: Arc::new(SqliteRecords::new(db.clone()).with_journal(journal.clone())),
+            intake: Arc::new(EmbeddedIntake::new(
+                db.clone(),
+                queue.clone(),
+                journal.clone(),
+            )),
+            journal,
             settle: Arc::new(crate::settle::EmbeddedSettle::new(queue.clone())),
             inbox: Arc::new(SqliteInbox::new(db.clone())),
             queue,

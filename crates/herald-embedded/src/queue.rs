@@ -174,6 +174,8 @@ impl Shared {
 /// The embedded queue; cheap to share behind an `Arc`.
 pub struct EmbeddedQueue {
     shared: Arc<Shared>,
+    /// The accept journal whose tasks are not in the queue yet (a cancel waits for them).
+    journal: std::sync::OnceLock<Arc<crate::journal::Journal>>,
 }
 
 impl EmbeddedQueue {
@@ -191,7 +193,16 @@ impl EmbeddedQueue {
             tickets: AtomicU64::new(0),
         });
         scheduler::spawn(&shared);
-        Self { shared }
+        Self {
+            shared,
+            journal: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Makes [`Queue::cancel`] wait until `journal`'s accepts are indexed, so a cancel right
+    /// after an accept finds the tasks it must remove.
+    pub fn wait_for_journal(&self, journal: Arc<crate::journal::Journal>) {
+        let _ = self.journal.set(journal);
     }
 
     /// Runs `job` in the next group commit with access to the queue tables through
@@ -299,6 +310,11 @@ impl Queue for EmbeddedQueue {
     async fn cancel(&self, app: &AppId, deliveries: &[DeliveryId]) -> Result<u64, StoreError> {
         if deliveries.is_empty() {
             return Ok(0);
+        }
+        if let Some(journal) = self.journal.get()
+            && journal.pending_deliveries() > 0
+        {
+            journal.caught_up().await?;
         }
         let app = app.clone();
         let deliveries = deliveries.to_vec();

@@ -2,91 +2,13 @@
 //! a repeated key writes nothing; entries expire by lookup age and purge.
 
 use herald_domain::time::now_ms;
-use herald_domain::{
-    AccountId, AppId, ChannelKind, Delivery, DeliveryId, DeliveryState, DeliveryTask, Message,
-    MessageId, Priority, Receiver, TaskEnvelope, TemplateId, Variables,
-};
-use herald_embedded::{DbOptions, Embedded, EmbeddedOptions};
-use herald_ports::{
-    AcceptBatch, AcceptCommit, IdempotencyEntry, Intake, Queue, QueueCommit, Records, Topic,
-};
+use herald_domain::{AppId, DeliveryState, TaskEnvelope};
+use herald_ports::{AcceptCommit, Intake, Queue, QueueCommit, Records, Topic};
 use std::time::Duration;
 
-fn open(dir: &std::path::Path) -> Embedded {
-    Embedded::open(
-        dir,
-        EmbeddedOptions {
-            db: DbOptions {
-                durable: false,
-                ..DbOptions::default()
-            },
-            ..EmbeddedOptions::default()
-        },
-    )
-    .expect("open embedded backend")
-}
+mod common;
 
-/// A message with `receivers` deliveries and the matching send tasks.
-fn accept_batch(app: &AppId, receivers: usize, key: Option<&str>) -> AcceptBatch {
-    let now = now_ms();
-    let message = Message {
-        id: MessageId::generate(),
-        app_id: app.clone(),
-        template_id: TemplateId::generate(),
-        template_version: 3,
-        channel: ChannelKind::Webhook,
-        account_id: AccountId::generate(),
-        priority: Priority::Normal,
-        send_at: None,
-        expire_at: None,
-        created_at: now,
-        variables: Variables::new(),
-        deliveries: (0..receivers)
-            .map(|i| Delivery {
-                id: DeliveryId::generate(),
-                receiver: Receiver::to(format!("https://example.invalid/{i}")),
-                variables: Variables::new(),
-            })
-            .collect(),
-    };
-    let tasks = message
-        .deliveries
-        .iter()
-        .map(|d| {
-            TaskEnvelope::DeliveryV1(DeliveryTask {
-                app_id: app.clone(),
-                message_id: message.id.clone(),
-                delivery_id: d.id.clone(),
-                template_id: message.template_id.clone(),
-                template_version: message.template_version,
-                channel: message.channel,
-                account_id: message.account_id.clone(),
-                receiver: d.receiver.clone(),
-                variables: Variables::new(),
-                attempt: 1,
-                not_before: now,
-                expire_at: None,
-                priority: Priority::Normal,
-                trace: None,
-                accepted_at: now,
-            })
-        })
-        .collect();
-    let idempotency = key.map(|key| IdempotencyEntry {
-        app_id: app.clone(),
-        key: key.to_owned(),
-        request_hash: format!("hash-of-{}", message.id),
-        status: 202,
-        response: serde_json::json!({ "message_id": message.id }),
-        created_at: now,
-    });
-    AcceptBatch {
-        app_id: app.clone(),
-        messages: vec![message],
-        tasks,
-        idempotency,
-    }
-}
+use common::{accept_batch, open};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_tasks_are_recorded_and_receivable() {

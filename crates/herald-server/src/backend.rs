@@ -66,6 +66,7 @@ fn open_embedded(options: &ServerOptions) -> anyhow::Result<Backends> {
                 lease: options.lease,
                 ..Default::default()
             },
+            pause_indexer: false,
         },
     )
     .context("opening the embedded store")?;

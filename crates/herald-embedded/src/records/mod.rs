@@ -24,12 +24,14 @@ pub use schema::SCHEMA;
 pub(crate) use write::{apply_events, insert_accepted};
 
 use crate::db::Db;
+use crate::journal::Journal;
 use async_trait::async_trait;
 use herald_domain::{AppId, DeliveryId, Message, MessageId, Millis, ResultEvent};
 use herald_ports::{
     DeliveryRef, MessageView, Records, SearchFilter, SearchPage, StoreError, StoredState,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Most ids bound in one `IN (…)` lookup.
 const IDS_PER_QUERY: usize = 500;
@@ -39,11 +41,21 @@ const IDS_PER_QUERY: usize = 500;
 pub struct SqliteRecords {
     /// The shared database: writes join its group commit, reads use its pool.
     db: Db,
+    /// Accepts not yet indexed into `db` (see `journal`): served from memory or waited for.
+    journal: Option<Arc<Journal>>,
 }
 
 impl SqliteRecords {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, journal: None }
+    }
+
+    /// Records that also answer for the accepts `journal` has not indexed yet.
+    pub fn with_journal(self, journal: Arc<Journal>) -> Self {
+        Self {
+            journal: Some(journal),
+            ..self
+        }
     }
 
     /// Records accepted messages on their own, outside an accept request. Production writes
@@ -63,6 +75,12 @@ impl Records for SqliteRecords {
         if events.is_empty() {
             return Ok(0);
         }
+        // An event for a delivery still in the journal would find no row to update.
+        if let Some(journal) = &self.journal
+            && journal.any_pending(events.iter().map(|e| &e.message_id))
+        {
+            journal.caught_up().await?;
+        }
         let items = events.len() as u64;
         self.db
             .write_unisolated(items, move |conn| write::apply_events(conn, &events))
@@ -74,6 +92,9 @@ impl Records for SqliteRecords {
         app: &AppId,
         id: &MessageId,
     ) -> Result<Option<MessageView>, StoreError> {
+        if let Some(view) = self.journal.as_ref().and_then(|j| j.pending_view(app, id)) {
+            return Ok(Some(view));
+        }
         let (app, id) = (app.clone(), id.clone());
         self.db
             .read(move |conn| read::message_view(conn, &app, &id))
@@ -133,6 +154,9 @@ impl Records for SqliteRecords {
         limit: usize,
     ) -> Result<SearchPage, StoreError> {
         let query = search::SearchQuery::build(app, filter, cursor, limit)?;
+        if let Some(journal) = &self.journal {
+            journal.caught_up().await?;
+        }
         self.db.read(move |conn| query.run(conn)).await
     }
 }

@@ -1,0 +1,235 @@
+//! The indexer: moves journaled accepts into `herald.db`, and recovery at open.
+//!
+//! One task takes every unindexed accept waiting (up to [`MAX_INDEX_DELIVERIES`]
+//! deliveries), writes their records and send tasks in one queue write — so the tasks
+//! become receivable when that commit is durable — together with the new `journal_indexed`
+//! mark, then forgets them and deletes their journal rows. While a transaction is in
+//! flight the next accepts gather, so the batch grows with the load. If the transaction
+//! fails, the accepts stay pending: their tasks are read back from the journal and the
+//! indexer tries again after a pause (growing to 5 s), logging each failure.
+
+use super::{Entry, Journal, Pending};
+use crate::queue::EmbeddedQueue;
+use crate::queue::schema::encode;
+use crate::records;
+use herald_ports::{StoreError, Topic};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Most deliveries one indexing transaction carries (a bulk job for the writer).
+const MAX_INDEX_DELIVERIES: u64 = 4096;
+
+/// One accept's share of an indexing transaction.
+type Work = (
+    Arc<Vec<herald_domain::Message>>,
+    Vec<herald_domain::TaskEnvelope>,
+    Vec<Vec<u8>>,
+);
+
+/// Starts the indexer of `journal` on the current runtime. It holds both weakly and stops
+/// once either is dropped.
+pub(crate) fn spawn(journal: &Arc<Journal>, queue: &Arc<EmbeddedQueue>) {
+    let wake = journal.appended.clone();
+    tokio::spawn(run(Arc::downgrade(journal), Arc::downgrade(queue), wake));
+}
+
+async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notify>) {
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let Some((journal, queue, (last, work))) = next_work(&journal, &queue, &wake).await else {
+            return;
+        };
+        let items = work.iter().map(|(_, tasks, _)| tasks.len() as u64).sum();
+        let written = queue
+            .write(items, move |conn, tx| {
+                for (messages, tasks, payloads) in work {
+                    records::insert_accepted(conn, &messages)?;
+                    tx.insert_encoded(conn, Topic::Send, tasks, payloads)?;
+                }
+                conn.prepare_cached(
+                    "INSERT INTO journal_indexed (one, seq) VALUES (1, ?1) \
+                     ON CONFLICT (one) DO UPDATE SET seq = excluded.seq",
+                )
+                .and_then(|mut mark| mark.execute([last]))
+                .map_err(|e| StoreError::backend("recording the journal's indexed mark", e))?;
+                Ok(())
+            })
+            .await;
+        match written {
+            Ok(()) => {
+                pause = Duration::from_millis(50);
+                journal.mark_indexed(last);
+                let journal = journal.clone();
+                tokio::spawn(async move {
+                    let deleted = journal
+                        .db
+                        .write_unisolated(0, move |conn| {
+                            conn.prepare_cached("DELETE FROM journal WHERE seq <= ?1")
+                                .and_then(|mut delete| delete.execute([last]))
+                                .map_err(|e| StoreError::backend("trimming the journal", e))
+                        })
+                        .await;
+                    if let Err(e) = deleted {
+                        // Harmless: rows at or below the mark are skipped and deleted later.
+                        tracing::warn!(error = %herald_ports::error::error_chain(&e), "trimming the journal");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %herald_ports::error::error_chain(&e),
+                    retry_in_ms = pause.as_millis() as u64,
+                    "indexing journaled accepts failed; they stay pending"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+                while let Err(e) = reload_work(&journal).await {
+                    tracing::error!(error = %herald_ports::error::error_chain(&e), "reading the journal back");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for pending accepts and takes the work of as many as fit in one transaction;
+/// `None` once the journal or the queue is gone.
+async fn next_work(
+    journal: &Weak<Journal>,
+    queue: &Weak<EmbeddedQueue>,
+    wake: &Notify,
+) -> Option<(Arc<Journal>, Arc<EmbeddedQueue>, (i64, Vec<Work>))> {
+    loop {
+        let appended = wake.notified();
+        tokio::pin!(appended);
+        appended.as_mut().enable();
+        {
+            let journal = journal.upgrade()?;
+            let queue = queue.upgrade()?;
+            let mut set = journal.pending.lock();
+            let (mut taken, mut last, mut work) = (0u64, 0i64, Vec::new());
+            for batch in set.batches.iter_mut() {
+                if !work.is_empty() && taken + batch.deliveries > MAX_INDEX_DELIVERIES {
+                    break;
+                }
+                let Some((tasks, payloads)) = batch.work.take() else {
+                    break; // being read back after a failure
+                };
+                taken += batch.deliveries;
+                last = batch.seq;
+                work.push((batch.messages.clone(), tasks, payloads));
+            }
+            drop(set);
+            if !work.is_empty() {
+                return Some((journal, queue, (last, work)));
+            }
+        }
+        // Wake now and then to notice a dropped backend.
+        let _ = tokio::time::timeout(Duration::from_secs(1), appended).await;
+    }
+}
+
+impl Journal {
+    /// The accepts up to `seq` are in `herald.db`: forget them, wake waiting reads and accepts.
+    fn mark_indexed(&self, seq: i64) {
+        self.pending.lock().indexed(seq);
+        self.indexed.send_replace(seq);
+        self.room.notify_waiters();
+    }
+}
+
+/// Gives back, from the journal file, the tasks of pending accepts whose work was taken by a
+/// transaction that failed.
+async fn reload_work(journal: &Arc<Journal>) -> Result<(), StoreError> {
+    let missing: Vec<i64> = journal
+        .pending
+        .lock()
+        .batches
+        .iter()
+        .filter(|b| b.work.is_none())
+        .map(|b| b.seq)
+        .collect();
+    let (Some(&first), Some(&last)) = (missing.first(), missing.last()) else {
+        return Ok(());
+    };
+    let rows = journal
+        .db
+        .read(move |conn| read_rows(conn, first - 1, Some(last)))
+        .await?;
+    let mut set = journal.pending.lock();
+    for (seq, entry) in rows {
+        if let Some(batch) = set
+            .batches
+            .iter_mut()
+            .find(|b| b.seq == seq && b.work.is_none())
+        {
+            let payloads = entry.tasks.iter().map(encode).collect::<Result<_, _>>()?;
+            batch.work = Some((entry.tasks, payloads));
+        }
+    }
+    drop(set);
+    journal.appended.notify_one();
+    Ok(())
+}
+
+/// Journal rows with `after < seq <= until`, decoded, in `seq` order.
+fn read_rows(
+    conn: &Connection,
+    after: i64,
+    until: Option<i64>,
+) -> Result<Vec<(i64, Entry)>, StoreError> {
+    let mut select = conn
+        .prepare_cached("SELECT seq, entry FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")
+        .map_err(|e| StoreError::backend("reading the journal", e))?;
+    let rows = select
+        .query_map([after, until.unwrap_or(i64::MAX)], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(|e| StoreError::backend("reading the journal", e))?;
+    let mut entries = Vec::new();
+    for row in rows {
+        let (seq, bytes) = row.map_err(|e| StoreError::backend("reading the journal", e))?;
+        let entry: Entry = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("journal entry {seq}: {e}")))?;
+        entries.push((seq, entry));
+    }
+    Ok(entries)
+}
+
+/// At open: the indexed mark in `herald.db` and the journal's rows past it, as pending
+/// accepts (in `seq` order) for the indexer to write again. Both databases must exist with
+/// their schemas; the writers may already run (these are plain reads).
+pub(crate) fn recover(main: &Path, journal: &Path) -> Result<(i64, Vec<Pending>), StoreError> {
+    let open = |path: &Path| {
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| StoreError::backend(format!("opening {}", path.display()), e))
+    };
+    let indexed: i64 = open(main)?
+        .query_row("SELECT seq FROM journal_indexed WHERE one = 1", [], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(|e| StoreError::backend("reading the journal's indexed mark", e))?
+        .unwrap_or(0);
+    let mut recovered = Vec::new();
+    for (seq, entry) in read_rows(&open(journal)?, indexed, None)? {
+        let payloads = entry.tasks.iter().map(encode).collect::<Result<_, _>>()?;
+        recovered.push(Pending {
+            seq,
+            deliveries: entry.tasks.len() as u64,
+            messages: Arc::new(entry.messages),
+            work: Some((entry.tasks, payloads)),
+        });
+    }
+    if !recovered.is_empty() {
+        tracing::info!(
+            accepts = recovered.len(),
+            after = indexed,
+            "indexing journaled accepts left by the previous run"
+        );
+    }
+    Ok((indexed, recovered))
+}

@@ -1,0 +1,166 @@
+//! The accept journal: an accept without an idempotency key is durable once journaled, is
+//! readable at once, and reaches the records and the queue through the indexer — also
+//! after a restart that left it unindexed, and exactly once.
+
+mod common;
+
+use common::{accept_batch, open, open_with};
+use herald_domain::{AppId, DeliveryState, MessageStatus, TaskEnvelope};
+use herald_embedded::Embedded;
+use herald_ports::{Intake, Queue, Records, SearchFilter, Topic};
+use std::time::Duration;
+
+/// Waits until the indexer has written every journaled accept.
+async fn indexed(herald: &Embedded) {
+    for _ in 0..500 {
+        if herald.journal.pending_deliveries() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{} deliveries still unindexed after 5 s",
+        herald.journal.pending_deliveries()
+    );
+}
+
+fn sent_tasks(received: &[herald_ports::Leased]) -> Vec<TaskEnvelope> {
+    received.iter().map(|l| l.task.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journaled_accept_reads_the_same_before_and_after_indexing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    let batch = accept_batch(&app, 3, None);
+    let id = batch.messages[0].id.clone();
+    let batch_deliveries: Vec<_> = batch.messages[0]
+        .deliveries
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    let before = {
+        let herald = open_with(dir.path(), true);
+        herald.intake.accept(batch).await.unwrap();
+        assert_eq!(herald.journal.pending_deliveries(), 3);
+        // Not in herald.db yet, so its tasks are not receivable...
+        let none = herald
+            .queue
+            .receive(Topic::Send, 10, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "a task was receivable before its records");
+        // ...but the message reads as accepted.
+        let view = herald.records.get_message(&app, &id).await.unwrap();
+        // A cancel waits for the indexer (it would find no task to remove yet), so with the
+        // indexer paused it does not return.
+        let ids: Vec<_> = batch_deliveries.clone();
+        let cancel = herald.queue.cancel(&app, &ids);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), cancel)
+                .await
+                .is_err(),
+            "a cancel returned before the accept it cancels was indexed"
+        );
+        view.expect("a journaled message is readable at once")
+    };
+    assert_eq!(before.status, MessageStatus::Accepted);
+    assert!(
+        before
+            .deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Accepted)
+    );
+
+    let herald = open(dir.path());
+    indexed(&herald).await;
+    let after = herald.records.get_message(&app, &id).await.unwrap();
+    assert_eq!(
+        after,
+        Some(before),
+        "the memory view differs from the stored one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_left_unindexed_are_indexed_once_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    let (first, second) = (accept_batch(&app, 2, None), accept_batch(&app, 3, None));
+    let mut expected = first.tasks.clone();
+    expected.extend(second.tasks.clone());
+    {
+        let herald = open_with(dir.path(), true);
+        herald.intake.accept(first).await.unwrap();
+        herald.intake.accept(second).await.unwrap();
+    }
+    {
+        let herald = open(dir.path());
+        indexed(&herald).await;
+        herald.queue.loaded().await;
+        assert_eq!(herald.queue.stats().await.unwrap().send, 5);
+    }
+    // A third open finds nothing left to index: no task or record twice.
+    let herald = open(dir.path());
+    herald.queue.loaded().await;
+    assert_eq!(herald.journal.pending_deliveries(), 0);
+    assert_eq!(herald.queue.stats().await.unwrap().send, 5);
+    let received = herald
+        .queue
+        .receive(Topic::Send, 10, Duration::from_secs(2))
+        .await
+        .unwrap();
+    let mut got = sent_tasks(&received);
+    got.sort_by_key(|t| t.delivery_id().clone());
+    expected.sort_by_key(|t| t.delivery_id().clone());
+    assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_cancel_right_after_an_accept_see_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = open(dir.path());
+    let app = AppId::generate();
+    let batch = accept_batch(&app, 2, None);
+    let message = batch.messages[0].id.clone();
+    let deliveries: Vec<_> = batch.messages[0]
+        .deliveries
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    herald.intake.accept(batch).await.unwrap();
+    let page = herald
+        .records
+        .search(&app, &SearchFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.hits.len(), 2, "search missed a fresh accept");
+    assert!(page.hits.iter().all(|hit| hit.message_id == message));
+
+    // Large enough that its indexing is still running when the cancel comes.
+    let other = accept_batch(&app, 1_000, None);
+    let other_deliveries: Vec<_> = other.messages[0]
+        .deliveries
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    herald.intake.accept(other).await.unwrap();
+    let canceled = herald.queue.cancel(&app, &other_deliveries).await.unwrap();
+    assert_eq!(
+        canceled, 1_000,
+        "a cancel right after the accept missed its tasks"
+    );
+    let received = herald
+        .queue
+        .receive(Topic::Send, 10, Duration::from_millis(500))
+        .await
+        .unwrap();
+    let mut got: Vec<_> = received
+        .iter()
+        .map(|l| l.task.delivery_id().clone())
+        .collect();
+    got.sort();
+    let mut want = deliveries;
+    want.sort();
+    assert_eq!(got, want, "only the first message's tasks remain");
+}
