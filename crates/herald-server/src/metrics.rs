@@ -64,7 +64,7 @@ fn commit_metrics(out: &mut String, stats: &CommitStats) {
     };
     counter(
         "herald_fsync_total",
-        "Durable commits (one fsync each) of the embedded store; 0 when storage.durable is off.",
+        "Durable commits (one fsync each) of the embedded store (herald.db and the accept journal); 0 when storage.durable is off.",
         stats.fsyncs(),
     );
     counter(
@@ -74,7 +74,7 @@ fn commit_metrics(out: &mut String, stats: &CommitStats) {
     );
     counter(
         "herald_commit_items_total",
-        "Items written by those commits (deliveries accepted, tasks acked, events applied).",
+        "Items written by those commits (deliveries journaled and indexed, tasks acked, events applied).",
         items,
     );
     counter(
