@@ -74,10 +74,12 @@ messageDelayLevel = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
 TOML
 
 export ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback
-ensure rocketmq-namesrv "$HERALD_ROCKETMQ_NAMESRV_PORT" bash -c "cd '$ROCKETMQ_HOME' && nohup \
+# `{ … & }` backgrounds the server alone, with every stream redirected: a backgrounded
+# `cd … && server` list would leave a shell holding this script's stdout open.
+ensure rocketmq-namesrv "$HERALD_ROCKETMQ_NAMESRV_PORT" bash -c "cd '$ROCKETMQ_HOME' && { nohup \
   rocketmq-namesrv-rust --rocketmqHome '$ROCKETMQ_HOME' --listenPort $HERALD_ROCKETMQ_NAMESRV_PORT \
-  --bindAddress 127.0.0.1 >'$ROCKETMQ_HOME/namesrv.log' 2>&1 &"
-ensure rocketmq-broker "$HERALD_ROCKETMQ_BROKER_PORT" bash -c "cd '$ROCKETMQ_HOME' && nohup \
+  --bindAddress 127.0.0.1 >'$ROCKETMQ_HOME/namesrv.log' 2>&1 </dev/null & }"
+ensure rocketmq-broker "$HERALD_ROCKETMQ_BROKER_PORT" bash -c "cd '$ROCKETMQ_HOME' && { nohup \
   rocketmq-broker-rust -c '$ROCKETMQ_HOME/conf/broker.toml' \
-  -n 127.0.0.1:$HERALD_ROCKETMQ_NAMESRV_PORT >'$ROCKETMQ_HOME/broker.log' 2>&1 &"
+  -n 127.0.0.1:$HERALD_ROCKETMQ_NAMESRV_PORT >'$ROCKETMQ_HOME/broker.log' 2>&1 </dev/null & }"
 export HERALD_TEST_ROCKETMQ_URL="${HERALD_TEST_ROCKETMQ_URL:-127.0.0.1:$HERALD_ROCKETMQ_NAMESRV_PORT}"
