@@ -74,6 +74,8 @@ pub struct CommitStats {
     pub items: AtomicU64,
     /// Nanoseconds spent in COMMIT (the fsync).
     pub commit_nanos: AtomicU64,
+    /// Deliveries journaled but not yet indexed (a gauge kept by `journal`).
+    pub unindexed: AtomicU64,
 }
 
 impl CommitStats {
@@ -169,12 +171,21 @@ impl Db {
         let checkpointer = open_conn(path, false, options.durable)?;
         let stop = stopped.clone();
         let wal = wal_path(path);
+        // Threads named after the file (`herald-writer`, `journal-writer`) so a profile
+        // tells the two databases apart.
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("db")
+            .chars()
+            .take(7)
+            .collect::<String>();
         std::thread::Builder::new()
-            .name("herald-db-checkpoint".into())
+            .name(format!("{stem}-checkpt"))
             .spawn(move || checkpoint_loop(checkpointer, stop))
             .map_err(|e| StoreError::backend("starting the checkpoint thread", e))?;
         std::thread::Builder::new()
-            .name("herald-db-writer".into())
+            .name(format!("{stem}-writer"))
             .spawn(move || {
                 let restart = WalRestart { wal, limit };
                 writer_loop(conn, rx, config, writer_stats, restart)

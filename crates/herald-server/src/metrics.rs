@@ -103,6 +103,11 @@ fn commit_metrics(out: &mut String, stats: &CommitStats) {
     );
     let _ = writeln!(
         out,
+        "# HELP herald_journal_unindexed Deliveries accepted into the journal, not yet indexed.\n# TYPE herald_journal_unindexed gauge\nherald_journal_unindexed {}",
+        stats.unindexed.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
         "# HELP herald_commit_latency_mean_ms Mean COMMIT latency since start.\n# TYPE herald_commit_latency_mean_ms gauge\nherald_commit_latency_mean_ms {mean_latency_ms:.3}"
     );
 }

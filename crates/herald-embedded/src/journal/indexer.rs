@@ -135,7 +135,12 @@ async fn next_work(
 impl Journal {
     /// The accepts up to `seq` are in `herald.db`: forget them, wake waiting reads and accepts.
     fn mark_indexed(&self, seq: i64) {
-        self.pending.lock().indexed(seq);
+        {
+            let mut set = self.pending.lock();
+            set.indexed(seq);
+            let unindexed = &self.db.stats().unindexed;
+            unindexed.store(set.deliveries, std::sync::atomic::Ordering::Relaxed);
+        }
         self.indexed.send_replace(seq);
         self.room.notify_waiters();
     }

@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS journal_indexed (
 ";
 
 /// Unindexed deliveries past which accepts wait for the indexer.
-pub const MAX_PENDING_DELIVERIES: u64 = 32_768;
+/// Twice the indexer's largest transaction: at 10,000 deliveries/s, 0.8 s of lag, ~15 MB.
+pub const MAX_PENDING_DELIVERIES: u64 = 8_192;
 
 /// Longest a search, cancel or update waits for the indexer before giving up.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
@@ -167,6 +168,10 @@ impl Journal {
             let mut set = self.pending.lock();
             set.appended = pending.seq;
             set.push(pending);
+            self.db
+                .stats()
+                .unindexed
+                .store(set.deliveries, Ordering::Relaxed);
         }
         self.appended.notify_one();
     }
