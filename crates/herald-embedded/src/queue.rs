@@ -226,16 +226,22 @@ impl EmbeddedQueue {
         Shared::write(self.shared.clone(), items, true, job).await
     }
 
-    /// Waits until the tasks left on disk by a previous run are loaded and counted.
+    /// Waits until the tasks left on disk by a previous run are loaded and counted,
+    /// including those of accepts it left in the journal (once indexed).
     pub async fn loaded(&self) {
         loop {
             let notified = self.shared.wake[0].notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.shared.memory.lock().loaded {
-                return;
+                break;
             }
             notified.await;
+        }
+        if let Some(journal) = self.journal.get()
+            && let Err(e) = journal.caught_up().await
+        {
+            tracing::warn!(error = %e, "journaled accepts are not indexed yet");
         }
     }
 }

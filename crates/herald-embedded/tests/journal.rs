@@ -34,6 +34,17 @@ async fn a_journaled_accept_reads_the_same_before_and_after_indexing() {
     let app = AppId::generate();
     let batch = accept_batch(&app, 3, None);
     let id = batch.messages[0].id.clone();
+    // A second message scheduled for later, with variables, read back the same way.
+    let mut scheduled = accept_batch(&app, 2, None);
+    let later = scheduled.messages[0].created_at + 3_600_000;
+    scheduled.messages[0].send_at = Some(later);
+    scheduled.messages[0]
+        .variables
+        .insert("name".into(), serde_json::json!("Ada"));
+    scheduled.messages[0].deliveries[1]
+        .variables
+        .insert("code".into(), serde_json::json!("4711"));
+    let scheduled_id = scheduled.messages[0].id.clone();
     let batch_deliveries: Vec<_> = batch.messages[0]
         .deliveries
         .iter()
@@ -51,7 +62,13 @@ async fn a_journaled_accept_reads_the_same_before_and_after_indexing() {
             .unwrap();
         assert!(none.is_empty(), "a task was receivable before its records");
         // ...but the message reads as accepted.
+        herald.intake.accept(scheduled).await.unwrap();
         let view = herald.records.get_message(&app, &id).await.unwrap();
+        let scheduled_view = herald
+            .records
+            .get_message(&app, &scheduled_id)
+            .await
+            .unwrap();
         // A cancel waits for the indexer (it would find no task to remove yet), so with the
         // indexer paused it does not return.
         let ids: Vec<_> = batch_deliveries.clone();
@@ -62,8 +79,18 @@ async fn a_journaled_accept_reads_the_same_before_and_after_indexing() {
                 .is_err(),
             "a cancel returned before the accept it cancels was indexed"
         );
-        view.expect("a journaled message is readable at once")
+        (
+            view.expect("a journaled message is readable at once"),
+            scheduled_view.expect("a journaled scheduled message is readable at once"),
+        )
     };
+    let (before, scheduled_before) = before;
+    assert!(
+        scheduled_before
+            .deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Scheduled)
+    );
     assert_eq!(before.status, MessageStatus::Accepted);
     assert!(
         before
@@ -163,4 +190,38 @@ async fn search_and_cancel_right_after_an_accept_see_it() {
     let mut want = deliveries;
     want.sort();
     assert_eq!(got, want, "only the first message's tasks remain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_wait_for_room_once_the_unindexed_limit_is_reached() {
+    use herald_embedded::journal::MAX_PENDING_DELIVERIES;
+    let dir = tempfile::tempdir().unwrap();
+    let herald = open_with(dir.path(), true);
+    let app = AppId::generate();
+    let per_batch = 1_024;
+    for _ in 0..MAX_PENDING_DELIVERIES / per_batch as u64 {
+        herald
+            .intake
+            .accept(accept_batch(&app, per_batch, None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(herald.journal.pending_deliveries(), MAX_PENDING_DELIVERIES);
+    // Concurrent accepts cannot slip past the limit together.
+    let waiting: Vec<_> = (0..4)
+        .map(|_| {
+            let intake = herald.intake.clone();
+            let batch = accept_batch(&app, 1, None);
+            tokio::spawn(async move { intake.accept(batch).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        waiting.iter().all(|task| !task.is_finished()),
+        "an accept passed the limit"
+    );
+    assert_eq!(herald.journal.pending_deliveries(), MAX_PENDING_DELIVERIES);
+    for task in waiting {
+        task.abort();
+    }
 }

@@ -40,7 +40,8 @@ pub enum Role {
 /// Where Herald keeps its state and queues its tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// One SQLite file in `data_dir` holds everything (a single node).
+    /// SQLite in `data_dir` holds everything (a single node): `herald.db`, and `journal.db`
+    /// for accepts not yet indexed.
     #[default]
     Embedded,
     /// Catalog, records, inbox and the outbox on PostgreSQL or MariaDB/MySQL, the queue on a

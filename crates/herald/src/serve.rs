@@ -145,8 +145,9 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
     )
     .context("opening the embedded store")?;
     println!(
-        "schema of {} is up to date",
-        config.storage.data_dir.join("herald.db").display()
+        "schema of {} and {} is up to date",
+        config.storage.data_dir.join("herald.db").display(),
+        config.storage.data_dir.join("journal.db").display()
     );
     Ok(())
 }

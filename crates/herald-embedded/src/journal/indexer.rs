@@ -22,8 +22,9 @@ use tokio::sync::Notify;
 /// Most deliveries one indexing transaction carries (a bulk job for the writer).
 const MAX_INDEX_DELIVERIES: u64 = 4096;
 
-/// One accept's share of an indexing transaction.
+/// One accept's share of an indexing transaction, with its journal `seq`.
 type Work = (
+    i64,
     Arc<Vec<herald_domain::Message>>,
     Vec<herald_domain::TaskEnvelope>,
     Vec<Vec<u8>>,
@@ -42,10 +43,16 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
         let Some((journal, queue, (last, work))) = next_work(&journal, &queue, &wake).await else {
             return;
         };
-        let items = work.iter().map(|(_, tasks, _)| tasks.len() as u64).sum();
+        let items = work.iter().map(|(_, _, tasks, _)| tasks.len() as u64).sum();
         let written = queue
             .write(items, move |conn, tx| {
-                for (messages, tasks, payloads) in work {
+                // Accepts at or below the stored mark are already indexed (a commit reported
+                // failed that landed, or another backend on this file): skip, never twice.
+                let mark = indexed_mark(conn)?;
+                for (seq, messages, tasks, payloads) in work {
+                    if seq <= mark {
+                        continue;
+                    }
                     records::insert_accepted(conn, &messages)?;
                     tx.insert_encoded(conn, Topic::Send, tasks, payloads)?;
                 }
@@ -53,7 +60,7 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                     "INSERT INTO journal_indexed (one, seq) VALUES (1, ?1) \
                      ON CONFLICT (one) DO UPDATE SET seq = excluded.seq",
                 )
-                .and_then(|mut mark| mark.execute([last]))
+                .and_then(|mut store| store.execute([last.max(mark)]))
                 .map_err(|e| StoreError::backend("recording the journal's indexed mark", e))?;
                 Ok(())
             })
@@ -64,9 +71,11 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 journal.mark_indexed(last);
                 let journal = journal.clone();
                 tokio::spawn(async move {
+                    // In a savepoint of its own: a failed trim must not fail the accepts
+                    // that share its commit.
                     let deleted = journal
                         .db
-                        .write_unisolated(0, move |conn| {
+                        .write(0, move |conn| {
                             conn.prepare_cached("DELETE FROM journal WHERE seq <= ?1")
                                 .and_then(|mut delete| delete.execute([last]))
                                 .map_err(|e| StoreError::backend("trimming the journal", e))
@@ -120,7 +129,7 @@ async fn next_work(
                 };
                 taken += batch.deliveries;
                 last = batch.seq;
-                work.push((batch.messages.clone(), tasks, payloads));
+                work.push((batch.seq, batch.messages.clone(), tasks, payloads));
             }
             drop(set);
             if !work.is_empty() {
@@ -135,15 +144,24 @@ async fn next_work(
 impl Journal {
     /// The accepts up to `seq` are in `herald.db`: forget them, wake waiting reads and accepts.
     fn mark_indexed(&self, seq: i64) {
-        {
+        let freed = {
             let mut set = self.pending.lock();
-            set.indexed(seq);
+            let freed = set.indexed(seq);
             let unindexed = &self.db.stats().unindexed;
             unindexed.store(set.deliveries, std::sync::atomic::Ordering::Relaxed);
-        }
+            freed
+        };
         self.indexed.send_replace(seq);
-        self.room.notify_waiters();
+        self.free_room(freed.iter().sum());
     }
+}
+
+/// The highest journal `seq` already indexed, as stored in `herald.db` (0 before any).
+fn indexed_mark(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT seq FROM journal_indexed WHERE one = 1")
+        .and_then(|mut select| select.query_row([], |row| row.get(0)).optional())
+        .map(|mark| mark.unwrap_or(0))
+        .map_err(|e| StoreError::backend("reading the journal's indexed mark", e))
 }
 
 /// Gives back, from the journal file, the tasks of pending accepts whose work was taken by a

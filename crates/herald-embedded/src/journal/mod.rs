@@ -13,14 +13,17 @@
 //! 0.2 ms). A journal commit touches one B-tree's last page. Decision 0016.
 //!
 //! Until the indexer has written an accept, reads are served from here:
-//! - `GET /v1/messages/{id}`: [`Journal::pending_view`] builds the view from memory (every
-//!   delivery is still `accepted` or `scheduled` at version 0 — nothing can have happened
-//!   to it, its task is not receivable yet);
+//! - `GET /v1/messages/{id}`: the records store reads `herald.db` first and only when the
+//!   message is not there asks [`Journal::pending_view`], which builds the view from memory
+//!   (every delivery `accepted` or `scheduled` at version 0 — true when that read found
+//!   nothing, since the tasks become receivable only with the indexing commit);
 //! - search, cancel and state updates wait for the indexer to catch up
 //!   ([`Journal::caught_up`]).
 //!
-//! Accepts wait (backpressure) while more than [`MAX_PENDING_DELIVERIES`] are unindexed, so
-//! memory stays bounded when the indexer falls behind.
+//! Accepts reserve room for their deliveries before journaling (backpressure): at most
+//! [`MAX_PENDING_DELIVERIES`] are unindexed, so memory stays bounded when the indexer falls
+//! behind, and an accept that finds no room within [`CATCH_UP_LIMIT`] fails (503) instead
+//! of waiting on an indexer that cannot write.
 
 mod indexer;
 
@@ -35,7 +38,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 /// DDL of `journal.db`. `seq` is assigned by the writer in commit order and never reused.
 pub const SCHEMA: &str = "
@@ -57,8 +60,9 @@ CREATE TABLE IF NOT EXISTS journal_indexed (
 /// Twice the indexer's largest transaction: at 10,000 deliveries/s, 0.8 s of lag, ~15 MB.
 pub const MAX_PENDING_DELIVERIES: u64 = 8_192;
 
-/// Longest a search, cancel or update waits for the indexer before giving up.
-const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
+/// Longest an accept waits for room, or a search, cancel or update for the indexer, before
+/// giving up.
+pub const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
 
 /// One journal row, as decoded at recovery.
 #[derive(Deserialize)]
@@ -95,31 +99,40 @@ pub struct Journal {
     /// Wakes the indexer when an accept is journaled (shared with it: the indexer holds the
     /// journal weakly, so dropping the backend stops it).
     appended: Arc<Notify>,
-    /// Wakes accepts waiting for room.
-    room: Notify,
+    /// One permit per delivery that may still be journaled (see the module notes).
+    room: Arc<Semaphore>,
     /// Highest `seq` indexed into `herald.db`.
     indexed: watch::Sender<i64>,
+    /// The data directory's lock, released with the journal (see `open`).
+    _owner: std::fs::File,
 }
 
 impl Journal {
     /// A journal over `db` (opened with [`SCHEMA`]) whose accepts up to `indexed` are in
     /// `herald.db`; `recovered` are the rows past it, in `seq` order.
-    pub(crate) fn new(db: Db, indexed: i64, recovered: Vec<Pending>) -> Self {
+    pub(crate) fn new(db: Db, indexed: i64, recovered: Vec<Pending>, owner: std::fs::File) -> Self {
         let mut set = PendingSet {
             appended: indexed,
             ..PendingSet::default()
         };
+        let mut taken = 0u64;
         for pending in recovered {
             set.appended = pending.seq;
+            taken += pending.deliveries.clamp(1, MAX_PENDING_DELIVERIES);
             set.push(pending);
         }
+        let free = MAX_PENDING_DELIVERIES.saturating_sub(taken);
+        db.stats()
+            .unindexed
+            .store(set.deliveries, Ordering::Relaxed);
         Self {
             next_seq: AtomicI64::new(set.appended + 1),
             db,
             pending: Mutex::new(set),
             appended: Arc::new(Notify::new()),
-            room: Notify::new(),
+            room: Arc::new(Semaphore::new(free as usize)),
             indexed: watch::channel(indexed).0,
+            _owner: owner,
         }
     }
 
@@ -131,8 +144,8 @@ impl Journal {
         payloads: Vec<Vec<u8>>,
     ) -> Result<(), StoreError> {
         let entry = encode_entry(&messages, &payloads)?;
-        self.wait_for_room().await;
         let deliveries = tasks.len() as u64;
+        let room = self.reserve_room(deliveries).await?;
         let journal = self.clone();
         let pending = Pending {
             seq: 0,
@@ -151,7 +164,10 @@ impl Journal {
                         .map_err(|e| StoreError::backend("journaling an accept", e))?;
                     Ok(seq)
                 },
+                // The room stays taken until the indexer frees it; a failed commit drops the
+                // hook and with it the reservation.
                 move |seq: &i64| {
+                    room.forget();
                     journal.committed(Pending {
                         seq: *seq,
                         ..pending
@@ -176,16 +192,24 @@ impl Journal {
         self.appended.notify_one();
     }
 
-    async fn wait_for_room(&self) {
-        loop {
-            let room = self.room.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            if self.pending.lock().deliveries < MAX_PENDING_DELIVERIES {
-                return;
-            }
-            room.await;
+    /// Reserves room for `deliveries` unindexed deliveries (all the room for a larger accept).
+    async fn reserve_room(&self, deliveries: u64) -> Result<OwnedSemaphorePermit, StoreError> {
+        let wanted = deliveries.clamp(1, MAX_PENDING_DELIVERIES) as u32;
+        let reserve = self.room.clone().acquire_many_owned(wanted);
+        match tokio::time::timeout(CATCH_UP_LIMIT, reserve).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(StoreError::Unavailable("the journal is closed".into())),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{} accepted deliveries are waiting to be indexed; try again later",
+                self.pending_deliveries()
+            ))),
         }
+    }
+
+    /// Gives back the room of `deliveries` indexed deliveries.
+    fn free_room(&self, deliveries: u64) {
+        self.room
+            .add_permits(deliveries.min(MAX_PENDING_DELIVERIES) as usize);
     }
 
     /// The view of a message that is journaled but not yet indexed.
@@ -196,7 +220,8 @@ impl Journal {
     ) -> Option<MessageView> {
         let set = self.pending.lock();
         let seq = *set.by_message.get(id)?;
-        let batch = set.batches.iter().find(|b| b.seq == seq)?;
+        let at = set.batches.binary_search_by_key(&seq, |b| b.seq).ok()?;
+        let batch = &set.batches[at];
         let message = batch
             .messages
             .iter()
@@ -241,15 +266,18 @@ impl PendingSet {
         self.batches.push_back(pending);
     }
 
-    /// Drops the batches up to `seq` (now indexed).
-    fn indexed(&mut self, seq: i64) {
+    /// Drops the batches up to `seq` (now indexed); returns the room each took.
+    fn indexed(&mut self, seq: i64) -> Vec<u64> {
+        let mut freed = Vec::new();
         while self.batches.front().is_some_and(|b| b.seq <= seq) {
             let done = self.batches.pop_front().expect("checked above");
             self.deliveries -= done.deliveries;
+            freed.push(done.deliveries.clamp(1, MAX_PENDING_DELIVERIES));
             for message in done.messages.iter() {
                 self.by_message.remove(&message.id);
             }
         }
+        freed
     }
 }
 

@@ -92,13 +92,17 @@ impl Records for SqliteRecords {
         app: &AppId,
         id: &MessageId,
     ) -> Result<Option<MessageView>, StoreError> {
-        if let Some(view) = self.journal.as_ref().and_then(|j| j.pending_view(app, id)) {
-            return Ok(Some(view));
+        // The store first: once indexed, a message's tasks can be sent and its state moves
+        // on, so memory is only asked about a message the store does not hold yet.
+        let (app_id, message_id) = (app.clone(), id.clone());
+        let stored = self
+            .db
+            .read(move |conn| read::message_view(conn, &app_id, &message_id))
+            .await?;
+        if stored.is_some() {
+            return Ok(stored);
         }
-        let (app, id) = (app.clone(), id.clone());
-        self.db
-            .read(move |conn| read::message_view(conn, &app, &id))
-            .await
+        Ok(self.journal.as_ref().and_then(|j| j.pending_view(app, id)))
     }
 
     async fn delivery_states(
