@@ -69,10 +69,16 @@ impl Embedded {
             options.db.clone(),
         )?;
         let journal_path = dir.join(Self::JOURNAL_FILE_NAME);
+        // The journal's pages are few (rows are deleted once indexed) and read back only
+        // after a failure: small caches, one reader.
         let journal_db = Db::open_counting(
             &journal_path,
             &[journal::SCHEMA],
-            options.db,
+            DbOptions {
+                writer_cache_kib: 2_000,
+                read_pool: 1,
+                ..options.db
+            },
             db.stats().clone(),
         )?;
         let (indexed, recovered) = journal::recover(&dir.join(Self::FILE_NAME), &journal_path)?;
