@@ -30,14 +30,17 @@ export ROCKETMQ_STORE
 
 # A broker left running by an earlier session keeps its old configuration and store: CI
 # always starts both processes afresh (a throwaway test broker; nothing in it is kept).
+# The old processes must be gone, not only their ports closed: a broker still shutting down
+# writes into the store and the log the new one is given.
 if [ "${CI:-}" = "true" ]; then
-  pkill -f 'rocketmq-broker-rust' || true
-  pkill -f 'rocketmq-namesrv-rust' || true
-  for _ in $(seq 1 30); do
-    probe "$HERALD_ROCKETMQ_BROKER_PORT" || probe "$HERALD_ROCKETMQ_NAMESRV_PORT" || break
-    sleep 1
+  for rocketmq_server in rocketmq-broker-rust rocketmq-namesrv-rust; do
+    pkill -CONT -f "$rocketmq_server" || true
+    pkill -TERM -f "$rocketmq_server" || true
+    for _ in $(seq 1 50); do pgrep -f "$rocketmq_server" >/dev/null || break; sleep 0.2; done
+    pkill -KILL -f "$rocketmq_server" || true
+    for _ in $(seq 1 50); do pgrep -f "$rocketmq_server" >/dev/null || break; sleep 0.2; done
   done
-  rm -rf "$ROCKETMQ_STORE" "$ROCKETMQ_HOME/store"
+  rm -rf "$ROCKETMQ_STORE" "$ROCKETMQ_HOME/store" "$ROCKETMQ_HOME"/*.log
 fi
 mkdir -p "$ROCKETMQ_HOME/conf" "$ROCKETMQ_STORE"
 df -h "$ROCKETMQ_STORE" || true
