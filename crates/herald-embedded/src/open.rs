@@ -55,7 +55,6 @@ impl Embedded {
     pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::backend(format!("creating {}", dir.display()), e))?;
-        let owner = lock_data_dir(dir)?;
         let db = Db::open(
             &dir.join(Self::FILE_NAME),
             &[
@@ -82,7 +81,7 @@ impl Embedded {
             db.stats().clone(),
         )?;
         let (indexed, recovered) = journal::recover(&dir.join(Self::FILE_NAME), &journal_path)?;
-        let journal = Arc::new(Journal::new(journal_db, indexed, recovered, owner));
+        let journal = Arc::new(Journal::new(journal_db, indexed, recovered));
         let queue = Arc::new(EmbeddedQueue::new(db.clone(), options.queue));
         queue.wait_for_journal(journal.clone());
         if !options.pause_indexer {
@@ -102,41 +101,5 @@ impl Embedded {
             queue,
             db,
         })
-    }
-}
-
-/// The data directory's lock (`herald.lock`, an advisory `flock`): one backend owns a data
-/// directory at a time, since its journal has one indexer. The lock goes with the process, or
-/// with the journal once the last handle (and an indexing transaction in flight) is gone, so a
-/// backend reopened in the same process waits briefly for the previous one to finish.
-fn lock_data_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
-    let path = dir.join("herald.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| StoreError::backend(format!("opening {}", path.display()), e))?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Unavailable(format!(
-                    "{} is in use by another Herald (its lock {} is held)",
-                    dir.display(),
-                    path.display()
-                )));
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StoreError::backend(
-                    format!("locking {}", path.display()),
-                    e,
-                ));
-            }
-        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{accept_batch, open};
+use common::{accept_batch, open, open_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_tasks_are_recorded_and_receivable() {
@@ -169,7 +169,9 @@ async fn accepted_tasks_survive_a_reopen() {
     let batch = accept_batch(&app, 4, None);
     let tasks = batch.tasks.clone();
     {
-        let herald = open(dir.path());
+        // Paused: the journaled accept is left to the next open (two backends on one data
+        // dir in one process would race; a restarted process does not).
+        let herald = open_with(dir.path(), true);
         herald.intake.accept(batch).await.unwrap();
     }
     let herald = open(dir.path());

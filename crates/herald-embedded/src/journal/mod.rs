@@ -103,14 +103,12 @@ pub struct Journal {
     room: Arc<Semaphore>,
     /// Highest `seq` indexed into `herald.db`.
     indexed: watch::Sender<i64>,
-    /// The data directory's lock, released with the journal (see `open`).
-    _owner: std::fs::File,
 }
 
 impl Journal {
     /// A journal over `db` (opened with [`SCHEMA`]) whose accepts up to `indexed` are in
     /// `herald.db`; `recovered` are the rows past it, in `seq` order.
-    pub(crate) fn new(db: Db, indexed: i64, recovered: Vec<Pending>, owner: std::fs::File) -> Self {
+    pub(crate) fn new(db: Db, indexed: i64, recovered: Vec<Pending>) -> Self {
         let mut set = PendingSet {
             appended: indexed,
             ..PendingSet::default()
@@ -132,7 +130,6 @@ impl Journal {
             appended: Arc::new(Notify::new()),
             room: Arc::new(Semaphore::new(free as usize)),
             indexed: watch::channel(indexed).0,
-            _owner: owner,
         }
     }
 

@@ -50,6 +50,17 @@ impl SqliteRecords {
         Self { db, journal: None }
     }
 
+    async fn stored_view(
+        &self,
+        app: &AppId,
+        id: &MessageId,
+    ) -> Result<Option<MessageView>, StoreError> {
+        let (app, id) = (app.clone(), id.clone());
+        self.db
+            .read(move |conn| read::message_view(conn, &app, &id))
+            .await
+    }
+
     /// Records that also answer for the accepts `journal` has not indexed yet.
     pub fn with_journal(self, journal: Arc<Journal>) -> Self {
         Self {
@@ -93,16 +104,20 @@ impl Records for SqliteRecords {
         id: &MessageId,
     ) -> Result<Option<MessageView>, StoreError> {
         // The store first: once indexed, a message's tasks can be sent and its state moves
-        // on, so memory is only asked about a message the store does not hold yet.
-        let (app_id, message_id) = (app.clone(), id.clone());
-        let stored = self
-            .db
-            .read(move |conn| read::message_view(conn, &app_id, &message_id))
-            .await?;
+        // on, so memory is only asked about a message the store did not hold yet. If memory
+        // no longer has it either, it was indexed in between (the journal forgets a message
+        // only after its indexing commit): read the store again.
+        let stored = self.stored_view(app, id).await?;
         if stored.is_some() {
             return Ok(stored);
         }
-        Ok(self.journal.as_ref().and_then(|j| j.pending_view(app, id)))
+        let Some(journal) = &self.journal else {
+            return Ok(None);
+        };
+        match journal.pending_view(app, id) {
+            Some(view) => Ok(Some(view)),
+            None => self.stored_view(app, id).await,
+        }
     }
 
     async fn delivery_states(

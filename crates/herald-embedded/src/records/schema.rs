@@ -110,7 +110,7 @@ CREATE TEMP TABLE IF NOT EXISTS receivers_pending (
     key TEXT NOT NULL
 );
 
-BEGIN;
+BEGIN IMMEDIATE;
 INSERT INTO delivery_receivers (rowid, key)
 SELECT d.seq, 'r' || lower(hex(d.app_id || char(31) || d.receiver))
   FROM (SELECT 1 FROM sqlite_master
