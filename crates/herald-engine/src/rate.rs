@@ -29,14 +29,33 @@ struct Pace {
 }
 
 /// Slot schedules by key; a limit change restarts the key's schedule.
-#[derive(Default)]
 pub struct LocalRateLimiter {
     keys: Mutex<HashMap<String, Pace>>,
+    /// The wall clock seconds are counted in (Unix ns): the system's, or a test's.
+    wall_ns: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl Default for LocalRateLimiter {
+    fn default() -> Self {
+        Self {
+            keys: Mutex::default(),
+            wall_ns: Box::new(herald_ports::rate::wall_ns),
+        }
+    }
 }
 
 impl LocalRateLimiter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A limiter whose wall clock is `wall_ns` (tests on tokio's paused clock, where the
+    /// system clock would move on its own and spoil slots at random).
+    pub fn with_wall_clock(wall_ns: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self {
+            keys: Mutex::default(),
+            wall_ns: Box::new(wall_ns),
+        }
     }
 
     /// Reserves the next slot of `key` (`Some(None)` when unlimited) if it is due within
@@ -126,10 +145,10 @@ impl LocalRateLimiter {
                 Some(None) => return Ok(()),
                 None => return Err(self.wait_for_next(key)),
             };
-            let slot_wall = herald_ports::rate::wall_ns()
+            let slot_wall = (self.wall_ns)()
                 .saturating_add(slot.saturating_duration_since(now).as_nanos() as i64);
             tokio::time::sleep_until(slot).await;
-            if !herald_ports::rate::spoiled(slot_wall, herald_ports::rate::wall_ns()) {
+            if !herald_ports::rate::spoiled(slot_wall, (self.wall_ns)()) {
                 return Ok(());
             }
         }
@@ -203,8 +222,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrent_waiters_get_exactly_the_limit_per_second() {
-        let rl = std::sync::Arc::new(LocalRateLimiter::new());
         let start = Instant::now();
+        // Wall time follows the paused clock: under CI load the system clock moved on while
+        // the 3,100 tasks ran and spoiled slots at random ([990, 995, 995] once).
+        let rl = std::sync::Arc::new(LocalRateLimiter::with_wall_clock(move || {
+            1_700_000_000_000_000_000 + (Instant::now() - start).as_nanos() as i64
+        }));
         let mut tasks = Vec::new();
         for _ in 0..3100 {
             let rl = rl.clone();
