@@ -140,17 +140,7 @@ impl Db {
     /// Opens (creating if needed) the database, applies `schema` (idempotent DDL) and starts
     /// the writer thread.
     pub fn open(path: &Path, schema: &[&str], options: DbOptions) -> Result<Self, StoreError> {
-        Self::open_counting(path, schema, options, Arc::default())
-    }
-
-    /// Like [`open`](Self::open), counting commits into `stats` (shared with another
-    /// database, so `/metrics` shows every fsync of the store).
-    pub fn open_counting(
-        path: &Path,
-        schema: &[&str],
-        options: DbOptions,
-        stats: Arc<CommitStats>,
-    ) -> Result<Self, StoreError> {
+        let stats = Arc::new(CommitStats::default());
         let conn = open_conn(path, false, options.durable)?;
         set_cache(&conn, options.writer_cache_kib)?;
         let limit = options.wal_restart_bytes;

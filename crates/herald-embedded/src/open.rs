@@ -70,7 +70,7 @@ impl Embedded {
         let journal_path = dir.join(Self::JOURNAL_FILE_NAME);
         // The journal's pages are few (rows are deleted once indexed) and read back only
         // after a failure: small caches, one reader.
-        let journal_db = Db::open_counting(
+        let journal_db = Db::open(
             &journal_path,
             &[journal::SCHEMA],
             DbOptions {
@@ -78,7 +78,6 @@ impl Embedded {
                 read_pool: 1,
                 ..options.db
             },
-            db.stats().clone(),
         )?;
         let (indexed, recovered) = journal::recover(&dir.join(Self::FILE_NAME), &journal_path)?;
         let journal = Arc::new(Journal::new(journal_db, indexed, recovered));

@@ -36,6 +36,8 @@ pub(crate) struct Backends {
     pub tokens: Arc<dyn TokenCache>,
     /// Group-commit statistics of the embedded store (`None` in distributed mode).
     pub commit_stats: Option<Arc<CommitStats>>,
+    /// The embedded accept journal's counters (none in distributed mode).
+    pub journal_stats: Option<Arc<CommitStats>>,
     /// The outbox relay to run (distributed mode only).
     pub relay: Option<Relay>,
 }
@@ -80,6 +82,7 @@ fn open_embedded(options: &ServerOptions) -> anyhow::Result<Backends> {
         limiter: Arc::new(LocalRateLimiter::new()),
         tokens: Arc::new(herald_channels::token::MemoryTokenCache::default()),
         commit_stats: Some(store.db.stats().clone()),
+        journal_stats: Some(store.journal.stats().clone()),
         relay: None,
     })
 }
@@ -112,6 +115,7 @@ async fn open_distributed(
             Arc::new(KeySealer(keys.clone())),
         )),
         commit_stats: None,
+        journal_stats: None,
         relay: Some(Relay {
             // A dead node's claim is released after one lease, like its queue leases.
             outbox: Outbox::new(db, options.lease),

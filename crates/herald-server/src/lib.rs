@@ -232,6 +232,7 @@ pub async fn start(
 
     let extra = metrics::source(
         backends.commit_stats.clone(),
+        backends.journal_stats.clone(),
         backends.queue.clone(),
         backends.outbox(),
     );

@@ -28,6 +28,7 @@ pub fn rss_bytes() -> (u64, u64) {
 /// SQL outbox whose depth is exported (distributed mode).
 pub(crate) fn source(
     stats: Option<Arc<CommitStats>>,
+    journal: Option<Arc<CommitStats>>,
     queue: Arc<dyn Queue>,
     outbox: Option<Outbox>,
 ) -> MetricsSource {
@@ -35,7 +36,7 @@ pub(crate) fn source(
     Arc::new(move || {
         let mut out = String::with_capacity(1024);
         if let Some(stats) = &stats {
-            commit_metrics(&mut out, stats);
+            commit_metrics(&mut out, stats, journal.as_deref());
         }
         let (rss, peak) = rss_bytes();
         let _ = writeln!(
@@ -51,11 +52,13 @@ pub(crate) fn source(
     })
 }
 
-/// The embedded store's group-commit counters and means.
-fn commit_metrics(out: &mut String, stats: &CommitStats) {
-    let commits = stats.commits();
-    let items = stats.items();
-    let nanos = stats.commit_nanos.load(Ordering::Relaxed);
+/// The embedded store's group-commit counters and means: `herald.db` and the accept journal
+/// together, and the journal's own (what made accepts durable) beside them.
+fn commit_metrics(out: &mut String, stats: &CommitStats, journal: Option<&CommitStats>) {
+    let both = |f: fn(&CommitStats) -> u64| f(stats) + journal.map_or(0, f);
+    let commits = both(CommitStats::commits);
+    let items = both(CommitStats::items);
+    let nanos = both(|s| s.commit_nanos.load(Ordering::Relaxed));
     let mut counter = |name: &str, help: &str, v: u64| {
         let _ = writeln!(
             out,
@@ -65,7 +68,7 @@ fn commit_metrics(out: &mut String, stats: &CommitStats) {
     counter(
         "herald_fsync_total",
         "Durable commits (one fsync each) of the embedded store (herald.db and the accept journal); 0 when storage.durable is off.",
-        stats.fsyncs(),
+        both(CommitStats::fsyncs),
     );
     counter(
         "herald_commits_total",
@@ -80,13 +83,25 @@ fn commit_metrics(out: &mut String, stats: &CommitStats) {
     counter(
         "herald_commit_jobs_total",
         "Write jobs grouped into those commits.",
-        stats.jobs.load(Ordering::Relaxed),
+        both(|s| s.jobs.load(Ordering::Relaxed)),
     );
     counter(
         "herald_commit_seconds_total",
         "Time spent in COMMIT (fsync), in seconds (integer part).",
         nanos / 1_000_000_000,
     );
+    if let Some(journal) = journal {
+        counter(
+            "herald_journal_fsync_total",
+            "Durable commits of the accept journal alone; 0 when storage.durable is off.",
+            journal.fsyncs(),
+        );
+        counter(
+            "herald_journal_items_total",
+            "Deliveries made durable by the accept journal (accepts without an idempotency key).",
+            journal.items(),
+        );
+    }
     let mean = if commits == 0 {
         0.0
     } else {
@@ -104,7 +119,7 @@ fn commit_metrics(out: &mut String, stats: &CommitStats) {
     let _ = writeln!(
         out,
         "# HELP herald_journal_unindexed Deliveries accepted into the journal, not yet indexed.\n# TYPE herald_journal_unindexed gauge\nherald_journal_unindexed {}",
-        stats.unindexed.load(Ordering::Relaxed)
+        journal.map_or(0, |j| j.unindexed.load(Ordering::Relaxed))
     );
     let _ = writeln!(
         out,

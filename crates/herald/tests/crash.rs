@@ -215,6 +215,12 @@ fn assert_commits_were_durable(m: &Metrics) {
         "fsyncs × mean batch = {committed:.0} items cannot cover {} accepted deliveries ({m:?})",
         m.accepted_total
     );
+    // These accepts carry no idempotency key: each was made durable by the journal alone.
+    assert!(
+        m.journal_fsync_total > 0.0 && m.journal_items_total >= m.accepted_total,
+        "the journal's durable commits do not cover {} accepted deliveries ({m:?})",
+        m.accepted_total
+    );
 }
 
 /// Polls the restarted server's search until every accepted delivery is `delivered`;

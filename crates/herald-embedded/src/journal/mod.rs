@@ -248,6 +248,12 @@ impl Journal {
         }
     }
 
+    /// The journal file's commit counters (its fsyncs, the deliveries it made durable) and
+    /// the unindexed gauge, for `/metrics`.
+    pub fn stats(&self) -> &Arc<crate::db::CommitStats> {
+        self.db.stats()
+    }
+
     /// Unindexed deliveries (for tests and metrics).
     pub fn pending_deliveries(&self) -> u64 {
         self.pending.lock().deliveries

@@ -172,6 +172,9 @@ pub struct Metrics {
     pub commit_batch_mean: f64,
     pub commit_items_total: f64,
     pub accepted_total: f64,
+    /// The accept journal's own durable commits and the deliveries they carried.
+    pub journal_fsync_total: f64,
+    pub journal_items_total: f64,
 }
 
 /// Scrapes `/metrics`; `None` when the server does not answer.
@@ -198,6 +201,8 @@ pub async fn scrape(http: &reqwest::Client, base: &str) -> Option<Metrics> {
         commit_batch_mean: value("herald_commit_batch_mean")?,
         commit_items_total: value("herald_commit_items_total")?,
         accepted_total: value("herald_accepted_total")?,
+        journal_fsync_total: value("herald_journal_fsync_total")?,
+        journal_items_total: value("herald_journal_items_total")?,
     })
 }
 
