@@ -1,7 +1,10 @@
 //! The embedded records store: messages, deliveries and attempts in SQLite, with versioned
 //! state updates and CJK-aware full-text search (FTS5).
 //!
-//! - [`insert_accepted`] writes records at accept time, inside the intake's transaction.
+//! - [`insert_accepted`] writes an accept's records: in the journal indexer's transaction
+//!   (accepts without a key), or in the intake's own (keyed accepts).
+//! - Reads answer for accepts the journal has not indexed yet (`journal`): `get_message`
+//!   from the journal's memory, search and updates after waiting for the indexer.
 //! - [`SqliteRecords::apply`] applies a batch of result events in **one** group-commit job:
 //!   one `UPDATE … WHERE version < ?` per event, so an older or equal event never wins.
 //! - Search walks one index (or FTS5's doclists) already in page order, newest first, and
@@ -70,8 +73,8 @@ impl SqliteRecords {
     }
 
     /// Records accepted messages on their own, outside an accept request. Production writes
-    /// go through the intake (records, tasks and idempotency entry in one transaction); this
-    /// is for conformance suites, imports and tools.
+    /// go through the intake (journaled, or records, tasks and idempotency entry in one
+    /// transaction); this is for conformance suites, imports and tools.
     pub async fn record_accepted(&self, messages: Vec<Message>) -> Result<(), StoreError> {
         let items = messages.iter().map(|m| m.deliveries.len() as u64).sum();
         self.db
