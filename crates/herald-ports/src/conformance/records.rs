@@ -20,7 +20,10 @@
 mod fixtures;
 mod search;
 
-pub use search::{pagination_is_complete_and_disjoint, search_filters, text_search};
+pub use search::{
+    pagination_is_complete_and_disjoint, rerendered_content_replaces_the_text, search_filters,
+    text_search,
+};
 
 use crate::error::StoreError;
 use crate::records::Records;
@@ -49,6 +52,7 @@ pub async fn run_all(harness: &dyn RecordsHarness) {
     search_filters(harness).await;
     pagination_is_complete_and_disjoint(harness).await;
     text_search(harness).await;
+    rerendered_content_replaces_the_text(harness).await;
 }
 
 /// Seeds messages, panicking with a clear message if the harness fails.

@@ -285,6 +285,48 @@ pub async fn text_search(harness: &dyn RecordsHarness) {
     }
 }
 
+/// A delivery's text is its latest content: a retry that renders again replaces what the
+/// earlier attempt indexed, also when both events arrive in one batch.
+pub async fn rerendered_content_replaces_the_text(harness: &dyn RecordsHarness) {
+    let app = AppId::generate();
+    let m = message(&app, 1_000, &["x1", "x2"]);
+    seed(harness, std::slice::from_ref(&m)).await;
+    let (d0, d1) = (dlv(&m, 0), dlv(&m, 1));
+    let records = harness.records();
+    records
+        .apply(vec![
+            with_content(event(&m, &d0, 1, Retrying), "alpha draft"),
+            with_content(event(&m, &d1, 1, Retrying), "bravo draft"),
+            with_content(event(&m, &d1, 2, Delivered), "charlie final"),
+        ])
+        .await
+        .unwrap();
+    records
+        .apply(vec![with_content(
+            event(&m, &d0, 2, Delivered),
+            "delta final",
+        )])
+        .await
+        .unwrap();
+    let text = |q: &str| SearchFilter {
+        text: Some(q.into()),
+        ..Default::default()
+    };
+    for (q, expected, what) in [
+        ("alpha", ids([]), "the first attempt's text is gone"),
+        ("delta", ids([(&m, 0)]), "the retry's text is found"),
+        ("bravo", ids([]), "the earlier text of one batch is gone"),
+        (
+            "charlie",
+            ids([(&m, 1)]),
+            "the later text of one batch is found",
+        ),
+        ("final", ids([(&m, 0), (&m, 1)]), "each delivery once"),
+    ] {
+        assert_eq!(search_ids(harness, &app, text(q)).await, expected, "{what}");
+    }
+}
+
 /// Walking pages with the cursor returns every hit exactly once, newest first, also when
 /// many deliveries share a millisecond, with and without a text filter.
 pub async fn pagination_is_complete_and_disjoint(harness: &dyn RecordsHarness) {
