@@ -51,11 +51,21 @@ pub fn router(state: ApiState, body_limit: usize) -> Router {
 }
 
 /// Serves `app` until `shutdown` resolves, then stops accepting and finishes open requests.
+///
+/// Every connection gets `TCP_NODELAY`: a response must leave when it is written, not wait
+/// (Nagle) for the ACK of the previous segment, which a client delaying its ACKs holds for up
+/// to 40 ms.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY refused on an accepted connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -24,12 +24,12 @@ pub async fn run(listen: SocketAddr, config_path: Option<PathBuf>) -> anyhow::Re
         listener.local_addr()?
     );
     let app = herald_server::sim_router(SimState::new(config));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("simulator server failed")
+    // The API's serve: TCP_NODELAY on every connection, like a provider's front end.
+    herald_api::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("simulator server failed")
 }
 
 fn toml_from_str(text: &str) -> anyhow::Result<SimConfig> {
