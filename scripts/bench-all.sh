@@ -52,8 +52,11 @@ BENCH_COMMIT="${BENCH_COMMIT:-$(git -C "$ROOT" describe --always --dirty)}"
 
 SIM_PID="" BARE_PID="" SERVER_PID=""
 stop() { # pid
-  [[ -n "$1" ]] && kill -TERM "$1" 2>/dev/null && wait "$1" 2>/dev/null
-  return 0
+  # Not `kill && wait`: under `set -e` a non-zero `wait` (143 for a process ended by the
+  # signal) ended the EXIT trap there, and the simulator outlived the script.
+  [[ -n "$1" ]] || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
 cleanup() { stop "$SERVER_PID"; stop "$BARE_PID"; stop "$SIM_PID"; }
 trap cleanup EXIT
