@@ -22,8 +22,10 @@
 //!   of tasks not handed out (due soon or days ahead); rows in memory are held back from
 //!   consumers while the delete commits, so a canceled task is never handed out.
 //! - **Bounded memory.** At most `max_in_memory` tasks are kept; a backlog beyond that waits
-//!   on disk and is loaded, oldest due first, as memory drains. Priority ordering holds among
-//!   the tasks in memory.
+//!   on disk and is loaded, oldest due first, as memory drains (acks and receivers wake the
+//!   loader once a quarter of memory is free). Tasks not due yet hold at most half of it, so
+//!   a campaign scheduled ahead cannot keep due tasks out. Priority ordering holds among the
+//!   tasks in memory.
 //! - **`deliveries`** counts hand-outs since this process loaded the task: it restarts at 1
 //!   after a restart (persisting it would cost a write per hand-out).
 //! - Acks of unknown receipts (a task acked after a redelivery) are ignored; a dead letter
@@ -134,11 +136,18 @@ impl Shared {
             };
             let drawn = slot.lock().take();
             if let Some((ticket, change)) = drawn {
-                let mask = self
-                    .memory
-                    .lock()
-                    .settle(ticket, change, result.is_ok(), now_ms());
+                let (mask, lagging) = {
+                    let now = now_ms();
+                    let mut memory = self.memory.lock();
+                    let mask = memory.settle(ticket, change, result.is_ok(), now);
+                    (mask, memory.loader_lagging(now))
+                };
                 self.notify(mask);
+                // Acks free memory without waking any receiver; the loader must hear of it
+                // here, or a backlog on disk waits for a receiver's long poll to time out.
+                if lagging {
+                    self.loader_wake.notify_one();
+                }
                 self.applied.notify_waiters();
                 // An earlier ticket of the same commit may settle a moment later; return
                 // only once this change is visible, so callers read their own writes.

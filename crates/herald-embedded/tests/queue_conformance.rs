@@ -179,6 +179,66 @@ async fn backlog_beyond_memory_is_delivered_in_order() {
     assert_eq!(q.stats().await.unwrap().send, 0);
 }
 
+/// Receives and acks `n` tasks, each due already, failing on a stall.
+async fn receive_due(q: &EmbeddedQueue, n: usize) {
+    let mut got = 0;
+    while got < n {
+        let batch = q
+            .receive(Topic::Send, n, Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert!(!batch.is_empty(), "due tasks stalled after {got} of {n}");
+        assert!(
+            batch.iter().all(|l| l.task.not_before() <= now_ms()),
+            "only due tasks are handed out"
+        );
+        got += batch.len();
+        q.commit(QueueCommit {
+            ack: batch.iter().map(|l| l.receipt.clone()).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+}
+
+/// Tasks not due yet take at most half of memory: a campaign scheduled a little ahead
+/// cannot keep a task due now on disk until the campaign falls due — neither when it is
+/// published first nor when the loader reads it back after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_tasks_cannot_crowd_out_due_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("q.db");
+    let options = QueueOptions {
+        max_in_memory: 40,
+        load_page: 16,
+        // Only wake-ups may bring rows in: the periodic pass would hide a stall.
+        refill_every: Duration::from_secs(120),
+        ..QueueOptions::default()
+    };
+    let app = AppId::generate();
+    let later = now_ms() + 30_000;
+    let campaign: Vec<TaskEnvelope> = (0..100)
+        .map(|i| suite::delivery_task(&app, Priority::Normal, later + i))
+        .collect();
+    let due = |n: usize| -> Vec<TaskEnvelope> {
+        (0..n)
+            .map(|_| suite::delivery_task(&app, Priority::Normal, 0))
+            .collect()
+    };
+    {
+        let q = open_queue(&path, options.clone());
+        q.publish(Topic::Send, campaign.clone()).await.unwrap();
+        q.publish(Topic::Send, due(30)).await.unwrap();
+        receive_due(&q, 30).await;
+        q.publish(Topic::Send, due(30)).await.unwrap();
+    }
+    // Reopened: the loader reads the 30 due rows first, then at most 20 of the campaign.
+    let q = open_queue(&path, options);
+    receive_due(&q, 30).await;
+    assert_eq!(q.stats().await.unwrap().send, 100, "the campaign waits");
+}
+
 /// Many producers and consumers at once: every task is handed out, none twice while its
 /// lease holds, and the depth returns to zero.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,8 @@
 //! work: every stored row whose key `(not_before, id)` is at most [`Memory::edge`] is in
 //! memory. Rows above the edge may or may not be (the loader skips those already present).
 //! The loader raises the edge as time passes; a publish that finds memory full lowers it just
-//! below the row it could not admit, so that row is loaded later, in order.
+//! below the row it could not admit, so that row is loaded later, in order. Tasks not due
+//! yet may hold at most half of memory ([`Memory::pending_room`]), by publish and by load.
 
 use super::schema::topic_index;
 use herald_domain::{Millis, TaskEnvelope};
@@ -73,6 +74,8 @@ pub(crate) struct Load {
     pub rows: Vec<(i64, Topic, TaskEnvelope)>,
     /// Depths counted in the same transaction (first load only).
     pub counts: Option<([u64; 3], u64)>,
+    /// `not_before` of the first row left on disk for want of pending room.
+    pub blocked: Option<Millis>,
 }
 
 /// What a cancel found for one row.
@@ -96,6 +99,9 @@ pub(crate) struct Memory {
     dead: u64,
     /// Whether the first load (which also counts depths) has been applied.
     pub loaded: bool,
+    /// The last load stopped at a row due at this time for want of pending room; until then
+    /// (or until pending room frees up) loading again would read nothing.
+    blocked_until: Millis,
     /// Ticket of the next change to apply; changes settle out of order and wait here.
     next_apply: u64,
     parked: BTreeMap<u64, (Change, bool)>,
@@ -117,6 +123,7 @@ impl Memory {
             capacity: capacity.max(1),
             dead: 0,
             loaded: false,
+            blocked_until: Millis::MIN,
             next_apply: 0,
             parked: BTreeMap::new(),
         }
@@ -131,9 +138,25 @@ impl Memory {
         self.entries.len()
     }
 
-    /// Room for the loader, and whether it is behind (due rows may wait on disk).
+    /// Whether the loader should run now: due rows may wait on disk (the edge is behind the
+    /// clock) and a quarter of memory or more is free. Leased tasks count as used, so the
+    /// test is the room left, not how full memory looks.
     pub fn loader_lagging(&self, now: Millis) -> bool {
-        self.edge.0 < now && self.entries.len() < self.capacity / 2
+        self.edge.0 < now
+            && self.capacity - self.entries.len().min(self.capacity) >= self.capacity / 4
+            && (now >= self.blocked_until || self.pending_room() > 0)
+    }
+
+    /// Tasks loaded ahead of their `not_before`.
+    pub fn pending_len(&self) -> usize {
+        self.lanes.iter().map(|l| l.pending.len()).sum()
+    }
+
+    /// Room for tasks that are not due yet: they may fill at most half of memory, so a
+    /// campaign scheduled a minute ahead (or retries held back by a rate limit) cannot keep
+    /// tasks that are due now on disk until it falls due.
+    pub fn pending_room(&self) -> usize {
+        (self.capacity / 2).saturating_sub(self.pending_len())
     }
 
     /// Leases up to `max` due tasks of `topic`. Also returns when the topic next changes by
@@ -273,8 +296,9 @@ impl Memory {
             if key > self.edge {
                 continue;
             }
-            if self.entries.len() >= self.capacity {
-                // Memory is full: leave the row on disk and make the loader fetch it later.
+            if self.entries.len() >= self.capacity || (key.0 > now && self.pending_room() == 0) {
+                // Memory is full (or, for a task not due yet, its half for those): leave the
+                // row on disk and make the loader fetch it later.
                 self.edge = (key.0, key.1 - 1);
                 continue;
             }
@@ -296,6 +320,7 @@ impl Memory {
             // would hand them out of order. Drop them; the next pass reads them again.
             if self.edge == load.from {
                 self.edge = load.to;
+                self.blocked_until = load.blocked.unwrap_or(Millis::MIN);
                 for (id, topic, task) in load.rows {
                     if !self.entries.contains_key(&id) {
                         self.admit(id, topic, task, now);

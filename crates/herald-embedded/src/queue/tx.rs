@@ -251,14 +251,19 @@ impl<'a> QueueTx<'a> {
         until: Millis,
         page: usize,
     ) -> Result<bool, StoreError> {
-        let (from, room, first) = {
+        let (from, room, mut pending_room, first) = {
             let memory = self.shared.memory.lock();
             (
                 memory.edge,
                 memory.capacity.saturating_sub(memory.len()),
+                memory.pending_room(),
                 !memory.loaded,
             )
         };
+        let now = herald_domain::time::now_ms();
+        // Rows come in key order, due ones first; the first row not due yet that finds no
+        // pending room ends the page there (see `Memory::pending_room`).
+        let mut blocked = None;
         let counts = if first {
             Some(super::schema::count_rows(conn)?)
         } else {
@@ -283,6 +288,13 @@ impl<'a> QueueTx<'a> {
                 let id: i64 = row.get(0).map_err(sql_error("reading a due task"))?;
                 let code: i64 = row.get(1).map_err(sql_error("reading a due task"))?;
                 let not_before: i64 = row.get(2).map_err(sql_error("reading a due task"))?;
+                if not_before > now {
+                    if pending_room == 0 {
+                        blocked = Some(not_before);
+                        break;
+                    }
+                    pending_room -= 1;
+                }
                 let payload = row
                     .get_ref(3)
                     .map_err(sql_error("reading a due task"))?
@@ -303,10 +315,12 @@ impl<'a> QueueTx<'a> {
                 }
             }
         }
-        // A full page stops at its last row; a short one covers everything due by `until`.
+        // A full page stops at its last row; a short one covers everything due by `until`,
+        // unless it stopped for want of pending room: then it covers what it read.
         let more = limit > 0 && seen == limit;
         let to = match last {
-            Some(key) if more => key,
+            Some(key) if more || blocked.is_some() => key,
+            None if blocked.is_some() => from,
             _ if limit == 0 => from,
             _ => (until, i64::MAX).max(from),
         };
@@ -315,6 +329,7 @@ impl<'a> QueueTx<'a> {
             to,
             rows,
             counts,
+            blocked,
         });
         Ok(more)
     }
