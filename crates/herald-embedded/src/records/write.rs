@@ -213,7 +213,8 @@ fn index_contents(conn: &Connection, rows: &[(i64, &str, &str)]) -> Result<(), S
         .and_then(|mut s| s.query_map([seqs], |row| row.get(0))?.collect())
         .map_err(sql_err("looking up indexed deliveries"))?;
     // One entry per delivery, its latest content (two events of one batch may both carry
-    // some: a plain INSERT of both would collide).
+    // some). FTS5 checks rowids only under REPLACE: a plain INSERT of a rowid already in the
+    // index would not fail but leave the old terms searchable, so the split must be exact.
     let mut seen = std::collections::HashSet::new();
     let mut latest: Vec<_> = rows.iter().rev().filter(|r| seen.insert(r.0)).collect();
     latest.reverse();
