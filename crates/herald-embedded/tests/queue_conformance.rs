@@ -229,6 +229,11 @@ async fn scheduled_tasks_cannot_crowd_out_due_ones() {
     {
         let q = open_queue(&path, options.clone());
         q.publish(Topic::Send, campaign.clone()).await.unwrap();
+        // 20 of the campaign fit; 20 of these, then memory is full and the edge drops below
+        // the campaign: the loader must bring the other 10 without loading more of it.
+        q.publish(Topic::Send, due(30)).await.unwrap();
+        receive_due(&q, 30).await;
+        // Published after a load that stopped at the campaign: straight into memory.
         q.publish(Topic::Send, due(30)).await.unwrap();
         receive_due(&q, 30).await;
         q.publish(Topic::Send, due(30)).await.unwrap();

@@ -74,8 +74,6 @@ pub(crate) struct Load {
     pub rows: Vec<(i64, Topic, TaskEnvelope)>,
     /// Depths counted in the same transaction (first load only).
     pub counts: Option<([u64; 3], u64)>,
-    /// `not_before` of the first row left on disk for want of pending room.
-    pub blocked: Option<Millis>,
 }
 
 /// What a cancel found for one row.
@@ -99,9 +97,6 @@ pub(crate) struct Memory {
     dead: u64,
     /// Whether the first load (which also counts depths) has been applied.
     pub loaded: bool,
-    /// The last load stopped at a row due at this time for want of pending room; until then
-    /// (or until pending room frees up) loading again would read nothing.
-    blocked_until: Millis,
     /// Ticket of the next change to apply; changes settle out of order and wait here.
     next_apply: u64,
     parked: BTreeMap<u64, (Change, bool)>,
@@ -123,7 +118,6 @@ impl Memory {
             capacity: capacity.max(1),
             dead: 0,
             loaded: false,
-            blocked_until: Millis::MIN,
             next_apply: 0,
             parked: BTreeMap::new(),
         }
@@ -144,7 +138,6 @@ impl Memory {
     pub fn loader_lagging(&self, now: Millis) -> bool {
         self.edge.0 < now
             && self.capacity - self.entries.len().min(self.capacity) >= self.capacity / 4
-            && (now >= self.blocked_until || self.pending_room() > 0)
     }
 
     /// Tasks loaded ahead of their `not_before`.
@@ -320,7 +313,6 @@ impl Memory {
             // would hand them out of order. Drop them; the next pass reads them again.
             if self.edge == load.from {
                 self.edge = load.to;
-                self.blocked_until = load.blocked.unwrap_or(Millis::MIN);
                 for (id, topic, task) in load.rows {
                     if !self.entries.contains_key(&id) {
                         self.admit(id, topic, task, now);

@@ -262,8 +262,8 @@ impl<'a> QueueTx<'a> {
         };
         let now = herald_domain::time::now_ms();
         // Rows come in key order, due ones first; the first row not due yet that finds no
-        // pending room ends the page there (see `Memory::pending_room`).
-        let mut blocked = None;
+        // pending room ends the page just below it (see `Memory::pending_room`).
+        let mut blocked: Option<Key> = None;
         let counts = if first {
             Some(super::schema::count_rows(conn)?)
         } else {
@@ -290,7 +290,7 @@ impl<'a> QueueTx<'a> {
                 let not_before: i64 = row.get(2).map_err(sql_error("reading a due task"))?;
                 if not_before > now {
                     if pending_room == 0 {
-                        blocked = Some(not_before);
+                        blocked = Some((not_before, id));
                         break;
                     }
                     pending_room -= 1;
@@ -315,12 +315,15 @@ impl<'a> QueueTx<'a> {
                 }
             }
         }
-        // A full page stops at its last row; a short one covers everything due by `until`,
-        // unless it stopped for want of pending room: then it covers what it read.
+        // A full page stops at its last row; a short one covers everything due by `until`.
+        // One stopped for want of pending room covers up to just below the row it stopped at:
+        // the scan is contiguous, so nothing lies between, and until that row falls due the
+        // edge is ahead of the clock and the loader rests; a task published due meanwhile
+        // sorts below the edge and goes straight into memory.
         let more = limit > 0 && seen == limit;
-        let to = match last {
-            Some(key) if more || blocked.is_some() => key,
-            None if blocked.is_some() => from,
+        let to = match (last, blocked) {
+            (_, Some((not_before, id))) => (not_before, id - 1),
+            (Some(key), None) if more => key,
             _ if limit == 0 => from,
             _ => (until, i64::MAX).max(from),
         };
@@ -329,7 +332,6 @@ impl<'a> QueueTx<'a> {
             to,
             rows,
             counts,
-            blocked,
         });
         Ok(more)
     }
