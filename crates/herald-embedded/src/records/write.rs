@@ -96,6 +96,33 @@ pub(crate) fn insert_accepted(conn: &Connection, messages: &[Message]) -> Result
     Ok(())
 }
 
+macro_rules! insert_attempt {
+    ($condition:literal) => {
+        concat!(
+            "INSERT OR IGNORE INTO attempts (delivery_id, attempt, app_id, at, account_id,
+                 latency_ms, outcome, provider_request_id, code, message)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10",
+            $condition
+        )
+    };
+}
+/// An attempt of a delivery the same job just updated.
+const INSERT_ATTEMPT: &str = insert_attempt!("");
+/// An attempt whose event lost the version check: only if the app's delivery exists.
+const INSERT_ATTEMPT_IF_DELIVERY: &str =
+    insert_attempt!(" WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND app_id = ?3)");
+
+macro_rules! index_text {
+    ($verb:literal) => {
+        concat!(
+            $verb,
+            " INTO delivery_text (rowid, app, body, tail)
+             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3
+               FROM json_each(?1) AS j"
+        )
+    };
+}
+
 /// Applies events in order; returns how many changed a delivery.
 ///
 /// A delivery row changes only for a strictly newer version (`version < ?` in the UPDATE),
@@ -121,23 +148,11 @@ pub(crate) fn apply_events(conn: &Connection, events: &[ResultEvent]) -> Result<
         .map_err(sql_err("preparing the event update"))?;
     // The UPDATE's RETURNING row proves the delivery exists; only an event whose version
     // lost needs the existence check (its attempt is still recorded, see above).
-    let attempt_sql = |guarded: bool| {
-        format!(
-            "INSERT OR IGNORE INTO attempts (delivery_id, attempt, app_id, at, account_id,
-                 latency_ms, outcome, provider_request_id, code, message)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10{}",
-            if guarded {
-                " WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1 AND app_id = ?3)"
-            } else {
-                ""
-            }
-        )
-    };
     let mut insert_attempt = conn
-        .prepare_cached(&attempt_sql(false))
+        .prepare_cached(INSERT_ATTEMPT)
         .map_err(sql_err("preparing the attempt insert"))?;
     let mut insert_attempt_checked = conn
-        .prepare_cached(&attempt_sql(true))
+        .prepare_cached(INSERT_ATTEMPT_IF_DELIVERY)
         .map_err(sql_err("preparing the attempt insert"))?;
     let mut changed = 0;
     let mut to_index: Vec<(i64, &str, &str)> = Vec::new();
@@ -219,7 +234,10 @@ fn index_contents(conn: &Connection, rows: &[(i64, &str, &str)]) -> Result<(), S
     let mut latest: Vec<_> = rows.iter().rev().filter(|r| seen.insert(r.0)).collect();
     latest.reverse();
     let (again, new): (Vec<_>, Vec<_>) = latest.into_iter().partition(|r| indexed.contains(&r.0));
-    for (rows, verb) in [(new, "INSERT"), (again, "INSERT OR REPLACE")] {
+    for (rows, sql) in [
+        (new, index_text!("INSERT")),
+        (again, index_text!("INSERT OR REPLACE")),
+    ] {
         if rows.is_empty() {
             continue;
         }
@@ -230,13 +248,9 @@ fn index_contents(conn: &Connection, rows: &[(i64, &str, &str)]) -> Result<(), S
                 serde_json::json!([seq, app_token(app), analyzed.body, analyzed.tail])
             })
             .collect();
-        conn.prepare_cached(&format!(
-            "{verb} INTO delivery_text (rowid, app, body, tail)
-             SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3
-               FROM json_each(?1) AS j"
-        ))
-        .and_then(|mut s| s.execute([serde_json::Value::Array(batch).to_string()]))
-        .map_err(sql_err("indexing content"))?;
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([serde_json::Value::Array(batch).to_string()]))
+            .map_err(sql_err("indexing content"))?;
     }
     Ok(())
 }
