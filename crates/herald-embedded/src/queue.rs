@@ -84,7 +84,7 @@ impl Default for QueueOptions {
             // 20,000 (with 10,000-row pages) held ~22 MB of decoded tasks at peak — a
             // resize of the entry map alone was 12 MB — and peak RSS in the 10,000/s benchmark
             // was 159–176 MB over 40 s; 8,192 / 4,096: 98–119 MB, and delivery no slower
-            // (receivers wake the loader once memory is half empty).
+            // (the loader is woken whenever a quarter of memory is free).
             max_in_memory: 8_192,
             load_page: 4_096,
         }
