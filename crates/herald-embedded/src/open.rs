@@ -10,7 +10,7 @@ use crate::catalog::{self, SqliteCatalog};
 use crate::db::{Db, DbOptions};
 use crate::inbox::{self, SqliteInbox};
 use crate::intake::{self, EmbeddedIntake};
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, JournalOptions};
 use crate::queue::{self, EmbeddedQueue, QueueOptions};
 use crate::records::{self, SqliteRecords};
 use herald_ports::StoreError;
@@ -22,6 +22,8 @@ use std::sync::Arc;
 pub struct EmbeddedOptions {
     pub db: DbOptions,
     pub queue: QueueOptions,
+    /// How far accepts may run ahead of their indexing.
+    pub journal: JournalOptions,
     /// Leaves journaled accepts unindexed (tests of recovery and of reads before indexing).
     pub pause_indexer: bool,
 }
@@ -68,19 +70,28 @@ impl Embedded {
             options.db.clone(),
         )?;
         let journal_path = dir.join(Self::JOURNAL_FILE_NAME);
-        // The journal's pages are few (rows are deleted once indexed) and read back only
-        // after a failure: small caches, one reader.
+        // The journal's hot pages are few (rows are appended, and deleted once indexed);
+        // rows are read back only when spilled or after a failure: small caches, two readers.
         let journal_db = Db::open(
             &journal_path,
             &[journal::SCHEMA],
             DbOptions {
                 writer_cache_kib: 2_000,
-                read_pool: 1,
+                read_pool: 2,
                 ..options.db
             },
         )?;
-        let (indexed, recovered) = journal::recover(&dir.join(Self::FILE_NAME), &journal_path)?;
-        let journal = Arc::new(Journal::new(journal_db, indexed, recovered));
+        let (indexed, recovered) = journal::recover(
+            &dir.join(Self::FILE_NAME),
+            &journal_path,
+            options.journal.memory_deliveries,
+        )?;
+        let journal = Arc::new(Journal::new(
+            journal_db,
+            indexed,
+            recovered,
+            options.journal,
+        ));
         let queue = Arc::new(EmbeddedQueue::new(db.clone(), options.queue));
         queue.wait_for_journal(journal.clone());
         if !options.pause_indexer {

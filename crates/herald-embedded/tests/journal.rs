@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{accept_batch, open, open_with};
+use common::{accept_batch, open, open_journal, open_with};
 use herald_domain::{AppId, DeliveryState, MessageStatus, TaskEnvelope};
 use herald_embedded::Embedded;
+use herald_embedded::journal::{JournalOptions, MESSAGE_ROOM};
 use herald_ports::{Intake, Queue, Records, SearchFilter, Topic};
 use std::time::Duration;
 
@@ -194,19 +195,22 @@ async fn search_and_cancel_right_after_an_accept_see_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepts_wait_for_room_once_the_unindexed_limit_is_reached() {
-    use herald_embedded::journal::MAX_PENDING_DELIVERIES;
     let dir = tempfile::tempdir().unwrap();
-    let herald = open_with(dir.path(), true);
+    let limits = JournalOptions {
+        max_unindexed: 4 * (1_024 + MESSAGE_ROOM),
+        memory_deliveries: 2_048,
+    };
+    let herald = open_journal(dir.path(), true, limits);
     let app = AppId::generate();
     let per_batch = 1_024;
-    for _ in 0..MAX_PENDING_DELIVERIES / per_batch as u64 {
+    for _ in 0..4 {
         herald
             .intake
             .accept(accept_batch(&app, per_batch, None))
             .await
             .unwrap();
     }
-    assert_eq!(herald.journal.pending_deliveries(), MAX_PENDING_DELIVERIES);
+    assert_eq!(herald.journal.pending_deliveries(), 4_096);
     // Concurrent accepts cannot slip past the limit together.
     let waiting: Vec<_> = (0..4)
         .map(|_| {
@@ -220,8 +224,99 @@ async fn accepts_wait_for_room_once_the_unindexed_limit_is_reached() {
         waiting.iter().all(|task| !task.is_finished()),
         "an accept passed the limit"
     );
-    assert_eq!(herald.journal.pending_deliveries(), MAX_PENDING_DELIVERIES);
+    assert_eq!(herald.journal.pending_deliveries(), 4_096);
     for task in waiting {
         task.abort();
     }
+}
+
+/// Past the memory budget accepts are spilled: still readable at once (from their journal
+/// rows), indexed in order with every task exactly once, also across a restart, and a
+/// search does not wait on the catch-up meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_past_the_memory_budget_are_spilled_and_indexed_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = JournalOptions {
+        max_unindexed: 100_000,
+        memory_deliveries: 250,
+    };
+    let app = AppId::generate();
+    let batches: Vec<_> = (0..12).map(|_| accept_batch(&app, 100, None)).collect();
+    let mut expected: Vec<_> = batches.iter().flat_map(|b| b.tasks.clone()).collect();
+    let ids: Vec<_> = batches.iter().map(|b| b.messages[0].id.clone()).collect();
+    {
+        let herald = open_journal(dir.path(), true, limits.clone());
+        for batch in batches {
+            herald.intake.accept(batch).await.unwrap();
+        }
+        assert_eq!(herald.journal.pending_deliveries(), 1_200);
+        assert_eq!(
+            herald.journal.spilled_accepts(),
+            10,
+            "two accepts fit the budget"
+        );
+        for id in [&ids[0], &ids[5], &ids[11]] {
+            let view = herald.records.get_message(&app, id).await.unwrap();
+            let view = view.expect("a spilled accept is readable at once");
+            assert_eq!(&view.message.id, id);
+            assert_eq!(view.deliveries.len(), 100);
+            assert_eq!(view.status, MessageStatus::Accepted);
+        }
+        let filter = SearchFilter::default();
+        let search = herald.records.search(&app, &filter, None, 10);
+        let page = tokio::time::timeout(Duration::from_secs(2), search)
+            .await
+            .expect("a search waited on a spilled backlog")
+            .unwrap();
+        assert!(page.hits.is_empty(), "nothing is indexed yet");
+    }
+    // Reopened with the indexer running: the backlog is read back and indexed, once.
+    let herald = open_journal(dir.path(), false, limits);
+    indexed(&herald).await;
+    herald.queue.loaded().await;
+    assert_eq!(herald.journal.spilled_accepts(), 0);
+    assert_eq!(herald.queue.stats().await.unwrap().send, 1_200);
+    let mut got = Vec::new();
+    while got.len() < 1_200 {
+        let received = herald
+            .queue
+            .receive(Topic::Send, 500, Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert!(!received.is_empty(), "only {} tasks received", got.len());
+        got.extend(sent_tasks(&received));
+    }
+    got.sort_by_key(|t| t.delivery_id().clone());
+    expected.sort_by_key(|t| t.delivery_id().clone());
+    assert_eq!(got, expected);
+    for id in &ids {
+        let view = herald.records.get_message(&app, id).await.unwrap();
+        assert_eq!(view.map(|v| v.deliveries.len()), Some(100));
+    }
+}
+
+/// With the indexer running, a burst larger than the memory budget is accepted without
+/// waiting for it and drains to zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_memory_budget_drains() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = JournalOptions {
+        max_unindexed: 100_000,
+        memory_deliveries: 300,
+    };
+    let herald = open_journal(dir.path(), false, limits);
+    let app = AppId::generate();
+    let accepts: Vec<_> = (0..40)
+        .map(|_| {
+            let intake = herald.intake.clone();
+            let batch = accept_batch(&app, 250, None);
+            tokio::spawn(async move { intake.accept(batch).await })
+        })
+        .collect();
+    for accept in accepts {
+        accept.await.unwrap().unwrap();
+    }
+    indexed(&herald).await;
+    assert_eq!(herald.journal.spilled_accepts(), 0);
+    assert_eq!(herald.queue.stats().await.unwrap().send, 10_000);
 }

@@ -68,6 +68,10 @@ fn open_embedded(options: &ServerOptions) -> anyhow::Result<Backends> {
                 lease: options.lease,
                 ..Default::default()
             },
+            journal: herald_embedded::journal::JournalOptions {
+                max_unindexed: options.max_unindexed,
+                ..Default::default()
+            },
             pause_indexer: false,
         },
     )

@@ -1,13 +1,15 @@
 //! The indexer: moves journaled accepts into `herald.db`, and recovery at open.
 //!
-//! One task takes every unindexed accept waiting (up to [`MAX_INDEX_DELIVERIES`]
+//! One task takes every unindexed accept waiting in memory (up to [`MAX_INDEX_DELIVERIES`]
 //! deliveries), writes their records and send tasks in one queue write — so the tasks
 //! become receivable when that commit is durable — together with the new `journal_indexed`
 //! mark, then forgets them and deletes their journal rows. While a transaction is in
-//! flight the next accepts gather, so the batch grows with the load. If the transaction
-//! fails, the accepts stay pending: their tasks are read back from the journal and the
-//! indexer tries again after a pause (growing to 5 s), logging each failure.
+//! flight the next accepts gather, so the batch grows with the load. When it reaches
+//! accepts that are not in memory — spilled ones, or ones whose transaction failed — it
+//! reads the next stretch of them back from `journal.db` first. A failed transaction is
+//! logged and retried after a pause (growing to 5 s).
 
+use super::pending::{PendingSet, Work as Tasks};
 use super::{Entry, Journal, Pending};
 use crate::queue::EmbeddedQueue;
 use crate::queue::schema::encode;
@@ -30,6 +32,14 @@ type Work = (
     Vec<Vec<u8>>,
 );
 
+/// What the indexer does next.
+enum Next {
+    /// Write these accepts (the last one's `seq` first).
+    Index(i64, Vec<Work>),
+    /// Read the accepts with `first <= seq <= last` back from the journal.
+    Load(i64, i64),
+}
+
 /// Starts the indexer of `journal` on the current runtime. It holds both weakly and stops
 /// once either is dropped.
 pub(crate) fn spawn(journal: &Arc<Journal>, queue: &Arc<EmbeddedQueue>) {
@@ -40,8 +50,19 @@ pub(crate) fn spawn(journal: &Arc<Journal>, queue: &Arc<EmbeddedQueue>) {
 async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notify>) {
     let mut pause = Duration::from_millis(50);
     loop {
-        let Some((journal, queue, (last, work))) = next_work(&journal, &queue, &wake).await else {
+        let Some((journal, queue, next)) = next_work(&journal, &queue, &wake).await else {
             return;
+        };
+        let (last, work) = match next {
+            Next::Index(last, work) => (last, work),
+            Next::Load(first, last) => {
+                if let Err(e) = load(&journal, first, last).await {
+                    tracing::error!(error = %herald_ports::error::error_chain(&e), "reading the journal back");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                continue;
+            }
         };
         let items = work.iter().map(|(_, _, tasks, _)| tasks.len() as u64).sum();
         let written = queue
@@ -88,6 +109,8 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 });
             }
             Err(e) => {
+                // The accepts stay pending without their tasks: the next round reads them
+                // back from the journal.
                 tracing::error!(
                     error = %herald_ports::error::error_chain(&e),
                     retry_in_ms = pause.as_millis() as u64,
@@ -95,22 +118,18 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 );
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
-                while let Err(e) = reload_work(&journal).await {
-                    tracing::error!(error = %herald_ports::error::error_chain(&e), "reading the journal back");
-                    tokio::time::sleep(pause).await;
-                }
             }
         }
     }
 }
 
-/// Waits for pending accepts and takes the work of as many as fit in one transaction;
-/// `None` once the journal or the queue is gone.
+/// Waits for pending accepts and takes the work of as many as fit in one transaction, or
+/// says which to read back first; `None` once the journal or the queue is gone.
 async fn next_work(
     journal: &Weak<Journal>,
     queue: &Weak<EmbeddedQueue>,
     wake: &Notify,
-) -> Option<(Arc<Journal>, Arc<EmbeddedQueue>, (i64, Vec<Work>))> {
+) -> Option<(Arc<Journal>, Arc<EmbeddedQueue>, Next)> {
     loop {
         let appended = wake.notified();
         tokio::pin!(appended);
@@ -118,22 +137,9 @@ async fn next_work(
         {
             let journal = journal.upgrade()?;
             let queue = queue.upgrade()?;
-            let mut set = journal.pending.lock();
-            let (mut taken, mut last, mut work) = (0u64, 0i64, Vec::new());
-            for batch in set.batches.iter_mut() {
-                if !work.is_empty() && taken + batch.deliveries > MAX_INDEX_DELIVERIES {
-                    break;
-                }
-                let Some((tasks, payloads)) = batch.work.take() else {
-                    break; // being read back after a failure
-                };
-                taken += batch.deliveries;
-                last = batch.seq;
-                work.push((batch.seq, batch.messages.clone(), tasks, payloads));
-            }
-            drop(set);
-            if !work.is_empty() {
-                return Some((journal, queue, (last, work)));
+            let next = take_work(&mut journal.pending.lock());
+            if let Some(next) = next {
+                return Some((journal, queue, next));
             }
         }
         // Wake now and then to notice a dropped backend.
@@ -141,18 +147,51 @@ async fn next_work(
     }
 }
 
+/// The in-memory prefix of the pending accepts (up to [`MAX_INDEX_DELIVERIES`]), or, when
+/// the first pending accept is not in memory, the stretch of them to read back.
+fn take_work(set: &mut PendingSet) -> Option<Next> {
+    let first = set.batches.front()?;
+    if first.work.is_none() {
+        let mut taken = 0u64;
+        let mut last = first.seq;
+        for batch in set.batches.iter() {
+            if batch.work.is_some()
+                || (taken > 0 && taken + batch.deliveries > MAX_INDEX_DELIVERIES)
+            {
+                break;
+            }
+            taken += batch.deliveries;
+            last = batch.seq;
+        }
+        return Some(Next::Load(first.seq, last));
+    }
+    let (mut taken, mut last, mut work) = (0u64, 0i64, Vec::new());
+    for batch in set.batches.iter_mut() {
+        if !work.is_empty() && taken + batch.deliveries > MAX_INDEX_DELIVERIES {
+            break;
+        }
+        let (Some(messages), Some((tasks, payloads))) = (&batch.messages, batch.work.take()) else {
+            break;
+        };
+        taken += batch.deliveries;
+        last = batch.seq;
+        work.push((batch.seq, messages.clone(), tasks, payloads));
+    }
+    Some(Next::Index(last, work))
+}
+
 impl Journal {
     /// The accepts up to `seq` are in `herald.db`: forget them, wake waiting reads and accepts.
     fn mark_indexed(&self, seq: i64) {
         let freed = {
             let mut set = self.pending.lock();
-            let freed = set.indexed(seq);
+            let freed = set.indexed(seq, self.options.max_unindexed);
             let unindexed = &self.db.stats().unindexed;
             unindexed.store(set.deliveries, std::sync::atomic::Ordering::Relaxed);
             freed
         };
         self.indexed.send_replace(seq);
-        self.free_room(freed.iter().sum());
+        self.room.add_permits(freed as usize);
     }
 }
 
@@ -164,42 +203,32 @@ fn indexed_mark(conn: &Connection) -> Result<i64, StoreError> {
         .map_err(|e| StoreError::backend("reading the journal's indexed mark", e))
 }
 
-/// Gives back, from the journal file, the tasks of pending accepts whose work was taken by a
-/// transaction that failed.
-async fn reload_work(journal: &Arc<Journal>) -> Result<(), StoreError> {
-    let missing: Vec<i64> = journal
-        .pending
-        .lock()
-        .batches
-        .iter()
-        .filter(|b| b.work.is_none())
-        .map(|b| b.seq)
-        .collect();
-    let (Some(&first), Some(&last)) = (missing.first(), missing.last()) else {
-        return Ok(());
-    };
+/// Reads the pending accepts with `first <= seq <= last` back from the journal into memory.
+async fn load(journal: &Arc<Journal>, first: i64, last: i64) -> Result<(), StoreError> {
     let rows = journal
         .db
-        .read(move |conn| read_rows(conn, first - 1, Some(last)))
+        .read(move |conn| {
+            read_rows(conn, first - 1, Some(last))?
+                .into_iter()
+                .map(|(seq, entry)| Ok((seq, entry.messages, tasks_of(entry.tasks)?)))
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
         .await?;
     let mut set = journal.pending.lock();
-    for (seq, entry) in rows {
-        if let Some(batch) = set
-            .batches
-            .iter_mut()
-            .find(|b| b.seq == seq && b.work.is_none())
-        {
-            let payloads = entry.tasks.iter().map(encode).collect::<Result<_, _>>()?;
-            batch.work = Some((entry.tasks, payloads));
-        }
+    for (seq, messages, tasks) in rows {
+        set.load(seq, messages, tasks);
     }
-    drop(set);
-    journal.appended.notify_one();
     Ok(())
 }
 
+/// Tasks read back, with their payloads encoded again for the queue's rows.
+fn tasks_of(tasks: Vec<herald_domain::TaskEnvelope>) -> Result<Tasks, StoreError> {
+    let payloads = tasks.iter().map(encode).collect::<Result<_, _>>()?;
+    Ok((tasks, payloads))
+}
+
 /// Journal rows with `after < seq <= until`, decoded, in `seq` order.
-fn read_rows(
+pub(super) fn read_rows(
     conn: &Connection,
     after: i64,
     until: Option<i64>,
@@ -223,9 +252,14 @@ fn read_rows(
 }
 
 /// At open: the indexed mark in `herald.db` and the journal's rows past it, as pending
-/// accepts (in `seq` order) for the indexer to write again. Both databases must exist with
-/// their schemas; the writers may already run (these are plain reads).
-pub(crate) fn recover(main: &Path, journal: &Path) -> Result<(i64, Vec<Pending>), StoreError> {
+/// accepts (in `seq` order) for the indexer to write again; past the memory budget they are
+/// spilled like new accepts. Both databases must exist with their schemas; the writers may
+/// already run (these are plain reads).
+pub(crate) fn recover(
+    main: &Path,
+    journal: &Path,
+    memory_deliveries: u64,
+) -> Result<(i64, PendingSet), StoreError> {
     let open = |path: &Path| {
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| StoreError::backend(format!("opening {}", path.display()), e))
@@ -237,19 +271,39 @@ pub(crate) fn recover(main: &Path, journal: &Path) -> Result<(i64, Vec<Pending>)
         .optional()
         .map_err(|e| StoreError::backend("reading the journal's indexed mark", e))?
         .unwrap_or(0);
-    let mut recovered = Vec::new();
-    for (seq, entry) in read_rows(&open(journal)?, indexed, None)? {
-        let payloads = entry.tasks.iter().map(encode).collect::<Result<_, _>>()?;
-        recovered.push(Pending {
-            seq,
-            deliveries: entry.tasks.len() as u64,
-            messages: Arc::new(entry.messages),
-            work: Some((entry.tasks, payloads)),
-        });
+    let mut recovered = PendingSet::default();
+    // Row by row, so a long backlog is never decoded into memory at once.
+    let conn = open(journal)?;
+    let mut seqs = conn
+        .prepare("SELECT seq FROM journal WHERE seq > ?1 ORDER BY seq")
+        .and_then(|mut select| {
+            select
+                .query_map([indexed], |row| row.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| StoreError::backend("reading the journal", e))?;
+    for seq in seqs.drain(..) {
+        for (seq, entry) in read_rows(&conn, seq - 1, Some(seq))? {
+            let deliveries = entry.tasks.len() as u64;
+            let spilled = recovered.spills(deliveries, memory_deliveries);
+            let pending = Pending {
+                seq,
+                message_ids: entry.messages.iter().map(|m| m.id.clone()).collect(),
+                deliveries,
+                work: if spilled {
+                    None
+                } else {
+                    Some(tasks_of(entry.tasks)?)
+                },
+                messages: (!spilled).then(|| Arc::new(entry.messages)),
+            };
+            recovered.push(pending, memory_deliveries);
+        }
     }
-    if !recovered.is_empty() {
+    if !recovered.batches.is_empty() {
         tracing::info!(
-            accepts = recovered.len(),
+            accepts = recovered.batches.len(),
+            spilled = recovered.spilled,
             after = indexed,
             "indexing journaled accepts left by the previous run"
         );

@@ -15,26 +15,33 @@
 //! Until the indexer has written an accept, reads are served from here:
 //! - `GET /v1/messages/{id}`: the records store reads `herald.db` first and only when the
 //!   message is not there asks [`Journal::pending_view`], which builds the view from memory
-//!   (every delivery `accepted` or `scheduled` at version 0 — true when that read found
-//!   nothing, since the tasks become receivable only with the indexing commit);
-//! - search, cancel and state updates wait for the indexer to catch up
-//!   ([`Journal::caught_up`]).
+//!   or, for a spilled accept, from its journal row (every delivery `accepted` or
+//!   `scheduled` at version 0 — true when that read found nothing, since the tasks become
+//!   receivable only with the indexing commit);
+//! - cancel and state updates wait for the indexer to catch up ([`Journal::caught_up`]);
+//!   search does too while the backlog fits in memory, and otherwise answers from what is
+//!   indexed ([`Journal::caught_up_for_search`]).
 //!
-//! Accepts reserve room for their deliveries before journaling (backpressure): at most
-//! [`MAX_PENDING_DELIVERIES`] are unindexed, so memory stays bounded when the indexer falls
-//! behind, and an accept that finds no room within [`CATCH_UP_LIMIT`] fails (503) instead
-//! of waiting on an indexer that cannot write.
+//! The journal absorbs bursts (decision 0018): accepts are answered at the rate the journal
+//! commits, not the rate the indexer writes ~15 B-trees per delivery. Only the first
+//! [`JournalOptions::memory_deliveries`] unindexed deliveries are held in memory; later
+//! accepts are *spilled* (`pending`) and read back by the indexer. Accepts reserve room
+//! first (backpressure): at most [`JournalOptions::max_unindexed`] deliveries are
+//! unindexed, so the file and the catch-up stay bounded, and an accept that finds no room
+//! within [`CATCH_UP_LIMIT`] fails (503) instead of waiting on an indexer that cannot write.
 
 mod indexer;
+mod pending;
 
 pub(crate) use indexer::{recover, spawn as spawn_indexer};
+pub use pending::{JournalOptions, MESSAGE_ROOM};
 
 use crate::db::Db;
-use herald_domain::{DeliveryState, EventVersion, Message, MessageId, MessageStatus, TaskEnvelope};
-use herald_ports::{DeliveryView, MessageView, StoreError};
+use herald_domain::{Message, MessageId, TaskEnvelope};
+use herald_ports::{MessageView, StoreError};
 use parking_lot::Mutex;
+use pending::{Pending, PendingSet};
 use serde::Deserialize;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -56,50 +63,27 @@ CREATE TABLE IF NOT EXISTS journal_indexed (
 );
 ";
 
-/// Unindexed deliveries past which accepts wait for the indexer.
-/// Twice the indexer's largest transaction: at 10,000 deliveries/s, 0.8 s of lag, ~15 MB.
-pub const MAX_PENDING_DELIVERIES: u64 = 8_192;
-
 /// Longest an accept waits for room, or a search, cancel or update for the indexer, before
 /// giving up.
 pub const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
 
-/// One journal row, as decoded at recovery.
+/// One journal row, as decoded when read back.
 #[derive(Deserialize)]
 pub(crate) struct Entry {
     pub messages: Vec<Message>,
     pub tasks: Vec<TaskEnvelope>,
 }
 
-/// An accept that is journaled but not yet indexed.
-pub(crate) struct Pending {
-    pub seq: i64,
-    pub messages: Arc<Vec<Message>>,
-    /// The tasks and their encoded payloads; the indexer takes them (and reloads them from
-    /// the journal if its transaction fails).
-    pub work: Option<(Vec<TaskEnvelope>, Vec<Vec<u8>>)>,
-    pub deliveries: u64,
-}
-
-#[derive(Default)]
-struct PendingSet {
-    /// In `seq` (= commit) order.
-    batches: VecDeque<Pending>,
-    by_message: HashMap<MessageId, i64>,
-    deliveries: u64,
-    /// Highest `seq` committed to the journal.
-    appended: i64,
-}
-
 /// The journal's file, its unindexed accepts and the indexer's progress.
 pub struct Journal {
     db: Db,
+    options: JournalOptions,
     pending: Mutex<PendingSet>,
     next_seq: AtomicI64,
     /// Wakes the indexer when an accept is journaled (shared with it: the indexer holds the
     /// journal weakly, so dropping the backend stops it).
     appended: Arc<Notify>,
-    /// One permit per delivery that may still be journaled (see the module notes).
+    /// Room for unindexed accepts (see [`JournalOptions::max_unindexed`]).
     room: Arc<Semaphore>,
     /// Highest `seq` indexed into `herald.db`.
     indexed: watch::Sender<i64>,
@@ -107,29 +91,31 @@ pub struct Journal {
 
 impl Journal {
     /// A journal over `db` (opened with [`SCHEMA`]) whose accepts up to `indexed` are in
-    /// `herald.db`; `recovered` are the rows past it, in `seq` order.
-    pub(crate) fn new(db: Db, indexed: i64, recovered: Vec<Pending>) -> Self {
-        let mut set = PendingSet {
-            appended: indexed,
-            ..PendingSet::default()
-        };
-        let mut taken = 0u64;
-        for pending in recovered {
-            set.appended = pending.seq;
-            taken += pending.deliveries.clamp(1, MAX_PENDING_DELIVERIES);
-            set.push(pending);
-        }
-        let free = MAX_PENDING_DELIVERIES.saturating_sub(taken);
+    /// `herald.db`; `recovered` holds the rows past it (see [`recover`]).
+    pub(crate) fn new(
+        db: Db,
+        indexed: i64,
+        mut recovered: PendingSet,
+        options: JournalOptions,
+    ) -> Self {
+        recovered.appended = recovered.appended.max(indexed);
+        let taken: u64 = recovered
+            .batches
+            .iter()
+            .map(|b| b.room(options.max_unindexed))
+            .sum();
+        let free = options.max_unindexed.saturating_sub(taken);
         db.stats()
             .unindexed
-            .store(set.deliveries, Ordering::Relaxed);
+            .store(recovered.deliveries, Ordering::Relaxed);
         Self {
-            next_seq: AtomicI64::new(set.appended + 1),
+            next_seq: AtomicI64::new(recovered.appended + 1),
             db,
-            pending: Mutex::new(set),
+            pending: Mutex::new(recovered),
             appended: Arc::new(Notify::new()),
             room: Arc::new(Semaphore::new(free as usize)),
             indexed: watch::channel(indexed).0,
+            options,
         }
     }
 
@@ -142,13 +128,14 @@ impl Journal {
     ) -> Result<(), StoreError> {
         let entry = encode_entry(&messages, &payloads)?;
         let deliveries = tasks.len() as u64;
-        let room = self.reserve_room(deliveries).await?;
+        let room = self.reserve_room(deliveries, messages.len() as u64).await?;
         let journal = self.clone();
         let pending = Pending {
             seq: 0,
-            messages: Arc::new(messages),
-            work: Some((tasks, payloads)),
+            message_ids: messages.iter().map(|m| m.id.clone()).collect(),
             deliveries,
+            messages: Some(Arc::new(messages)),
+            work: Some((tasks, payloads)),
         };
         let next = self.clone();
         self.db
@@ -179,8 +166,7 @@ impl Journal {
     fn committed(&self, pending: Pending) {
         {
             let mut set = self.pending.lock();
-            set.appended = pending.seq;
-            set.push(pending);
+            set.push(pending, self.options.memory_deliveries);
             self.db
                 .stats()
                 .unindexed
@@ -189,9 +175,14 @@ impl Journal {
         self.appended.notify_one();
     }
 
-    /// Reserves room for `deliveries` unindexed deliveries (all the room for a larger accept).
-    async fn reserve_room(&self, deliveries: u64) -> Result<OwnedSemaphorePermit, StoreError> {
-        let wanted = deliveries.clamp(1, MAX_PENDING_DELIVERIES) as u32;
+    /// Reserves room for an accept (all the room for one larger than that).
+    async fn reserve_room(
+        &self,
+        deliveries: u64,
+        messages: u64,
+    ) -> Result<OwnedSemaphorePermit, StoreError> {
+        let wanted = pending::room(deliveries, messages, self.options.max_unindexed);
+        let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
         let reserve = self.room.clone().acquire_many_owned(wanted);
         match tokio::time::timeout(CATCH_UP_LIMIT, reserve).await {
             Ok(Ok(permit)) => Ok(permit),
@@ -203,27 +194,29 @@ impl Journal {
         }
     }
 
-    /// Gives back the room of `deliveries` indexed deliveries.
-    fn free_room(&self, deliveries: u64) {
-        self.room
-            .add_permits(deliveries.min(MAX_PENDING_DELIVERIES) as usize);
-    }
-
-    /// The view of a message that is journaled but not yet indexed.
-    pub(crate) fn pending_view(
+    /// The view of a message that is journaled but not yet indexed: from memory, or read
+    /// back from the journal when its accept is spilled.
+    pub(crate) async fn pending_view(
         &self,
         app: &herald_domain::AppId,
         id: &MessageId,
-    ) -> Option<MessageView> {
-        let set = self.pending.lock();
-        let seq = *set.by_message.get(id)?;
-        let at = set.batches.binary_search_by_key(&seq, |b| b.seq).ok()?;
-        let batch = &set.batches[at];
-        let message = batch
-            .messages
-            .iter()
-            .find(|m| &m.id == id && &m.app_id == app)?;
-        Some(accepted_view(message))
+    ) -> Result<Option<MessageView>, StoreError> {
+        let Some((seq, view)) = self.pending.lock().find(app, id) else {
+            return Ok(None);
+        };
+        if view.is_some() {
+            return Ok(view);
+        }
+        // Spilled: read its row. A row trimmed meanwhile was indexed: `None`, and the
+        // caller reads the store again.
+        let rows = self
+            .db
+            .read(move |conn| indexer::read_rows(conn, seq - 1, Some(seq)))
+            .await?;
+        let (app, id) = (app.clone(), id.clone());
+        Ok(rows
+            .into_iter()
+            .find_map(|(_, entry)| pending::view_in(&entry.messages, &app, &id)))
     }
 
     /// Whether any of these messages is journaled but not yet indexed.
@@ -248,6 +241,16 @@ impl Journal {
         }
     }
 
+    /// Before a search: waits for the indexer as [`Journal::caught_up`] does, unless the
+    /// backlog is larger than memory (accepts are spilled) — then the search answers from
+    /// what is indexed rather than waiting on a catch-up that can take a minute.
+    pub(crate) async fn caught_up_for_search(&self) -> Result<(), StoreError> {
+        if self.pending.lock().spilled > 0 {
+            return Ok(());
+        }
+        self.caught_up().await
+    }
+
     /// The journal file's commit counters (its fsyncs, the deliveries it made durable) and
     /// the unindexed gauge, for `/metrics`.
     pub fn stats(&self) -> &Arc<crate::db::CommitStats> {
@@ -258,29 +261,10 @@ impl Journal {
     pub fn pending_deliveries(&self) -> u64 {
         self.pending.lock().deliveries
     }
-}
 
-impl PendingSet {
-    fn push(&mut self, pending: Pending) {
-        for message in pending.messages.iter() {
-            self.by_message.insert(message.id.clone(), pending.seq);
-        }
-        self.deliveries += pending.deliveries;
-        self.batches.push_back(pending);
-    }
-
-    /// Drops the batches up to `seq` (now indexed); returns the room each took.
-    fn indexed(&mut self, seq: i64) -> Vec<u64> {
-        let mut freed = Vec::new();
-        while self.batches.front().is_some_and(|b| b.seq <= seq) {
-            let done = self.batches.pop_front().expect("checked above");
-            self.deliveries -= done.deliveries;
-            freed.push(done.deliveries.clamp(1, MAX_PENDING_DELIVERIES));
-            for message in done.messages.iter() {
-                self.by_message.remove(&message.id);
-            }
-        }
-        freed
+    /// Unindexed accepts held only on disk (for tests).
+    pub fn spilled_accepts(&self) -> usize {
+        self.pending.lock().spilled
     }
 }
 
@@ -300,35 +284,4 @@ fn encode_entry(messages: &[Message], payloads: &[Vec<u8>]) -> Result<Vec<u8>, S
     }
     entry.extend_from_slice(b"]}");
     Ok(entry)
-}
-
-/// What the records store holds for a message right after its accept: every delivery
-/// `scheduled` (a `send_at` after `created_at`) or `accepted`, at version 0, no attempts.
-fn accepted_view(message: &Message) -> MessageView {
-    let state = if message.send_at.is_some_and(|at| at > message.created_at) {
-        DeliveryState::Scheduled
-    } else {
-        DeliveryState::Accepted
-    };
-    let deliveries: Vec<DeliveryView> = message
-        .deliveries
-        .iter()
-        .map(|d| DeliveryView {
-            id: d.id.clone(),
-            receiver: d.receiver.clone(),
-            state,
-            version: EventVersion::new(0, state),
-            code: None,
-            detail: None,
-            next_at: None,
-            content: None,
-            updated_at: message.created_at,
-            attempts: Vec::new(),
-        })
-        .collect();
-    MessageView {
-        status: MessageStatus::derive(deliveries.iter().map(|d| d.state)),
-        message: message.clone(),
-        deliveries,
-    }
 }

@@ -117,7 +117,7 @@ impl Records for SqliteRecords {
         let Some(journal) = &self.journal else {
             return Ok(None);
         };
-        match journal.pending_view(app, id) {
+        match journal.pending_view(app, id).await? {
             Some(view) => Ok(Some(view)),
             None => self.stored_view(app, id).await,
         }
@@ -177,7 +177,7 @@ impl Records for SqliteRecords {
     ) -> Result<SearchPage, StoreError> {
         let query = search::SearchQuery::build(app, filter, cursor, limit)?;
         if let Some(journal) = &self.journal {
-            journal.caught_up().await?;
+            journal.caught_up_for_search().await?;
         }
         self.db.read(move |conn| query.run(conn)).await
     }

@@ -7,6 +7,7 @@ use herald_domain::{
     AccountId, AppId, ChannelKind, Delivery, DeliveryId, DeliveryTask, Message, MessageId,
     Priority, Receiver, TaskEnvelope, TemplateId, Variables,
 };
+use herald_embedded::journal::JournalOptions;
 use herald_embedded::{DbOptions, Embedded, EmbeddedOptions};
 use herald_ports::{AcceptBatch, IdempotencyEntry};
 
@@ -16,6 +17,15 @@ pub fn open(dir: &std::path::Path) -> Embedded {
 
 /// A non-durable backend in `dir`; `pause_indexer` leaves journaled accepts unindexed.
 pub fn open_with(dir: &std::path::Path, pause_indexer: bool) -> Embedded {
+    open_journal(dir, pause_indexer, JournalOptions::default())
+}
+
+/// [`open_with`] with the journal's limits.
+pub fn open_journal(
+    dir: &std::path::Path,
+    pause_indexer: bool,
+    journal: JournalOptions,
+) -> Embedded {
     Embedded::open(
         dir,
         EmbeddedOptions {
@@ -24,6 +34,7 @@ pub fn open_with(dir: &std::path::Path, pause_indexer: bool) -> Embedded {
                 ..DbOptions::default()
             },
             pause_indexer,
+            journal,
             ..EmbeddedOptions::default()
         },
     )

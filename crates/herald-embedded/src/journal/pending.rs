@@ -1,0 +1,207 @@
+//! The journal's unindexed accepts, in commit order: which are held in memory and which
+//! only on disk (spilled), and the read-your-writes view of one of them.
+//!
+//! An accept's messages and encoded tasks stay in memory while the in-memory accepts hold
+//! at most [`JournalOptions::memory_deliveries`] deliveries; past that, accepts are
+//! *spilled*: only their `seq`, message ids and delivery count stay here, and the indexer
+//! reads them back from `journal.db` when it reaches them. Once one accept is spilled every
+//! later one is too, until the indexer has reached them all, so the in-memory accepts are
+//! always a prefix of the set (the indexer takes the prefix, then loads the next stretch).
+//! Memory is then bounded by the budget plus the ids, whatever the backlog: a burst of
+//! accepts is limited by the journal's disk and [`JournalOptions::max_unindexed`], not RAM.
+
+use herald_domain::{DeliveryState, EventVersion, Message, MessageId, MessageStatus, TaskEnvelope};
+use herald_ports::{DeliveryView, MessageView};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// How far the journal may run ahead of the indexer.
+#[derive(Debug, Clone)]
+pub struct JournalOptions {
+    /// Room for unindexed accepts, counted in deliveries plus [`MESSAGE_ROOM`] per message;
+    /// an accept that finds no room waits (at most `CATCH_UP_LIMIT`, then 503). On disk an
+    /// unindexed delivery takes ~0.6 KB of `journal.db`, so the default 2,000,000 bounds the
+    /// file near 1.2 GB and the indexer's catch-up near a minute.
+    pub max_unindexed: u64,
+    /// Unindexed deliveries whose messages and tasks are held in memory (~2 KB each);
+    /// later accepts are read back from disk by the indexer.
+    pub memory_deliveries: u64,
+}
+
+impl Default for JournalOptions {
+    fn default() -> Self {
+        Self {
+            max_unindexed: 2_000_000,
+            memory_deliveries: 8_192,
+        }
+    }
+}
+
+/// Room a message takes besides its deliveries: its id stays in memory until indexed, so
+/// a backlog of one-receiver accepts is bounded in memory too (~90 B per id).
+pub const MESSAGE_ROOM: u64 = 8;
+
+/// An accept's tasks and their encoded payloads, as the indexer writes them.
+pub(crate) type Work = (Vec<TaskEnvelope>, Vec<Vec<u8>>);
+
+/// An accept that is journaled but not yet indexed.
+pub(crate) struct Pending {
+    pub seq: i64,
+    pub message_ids: Box<[MessageId]>,
+    pub deliveries: u64,
+    /// The messages, while held in memory (`None`: spilled, read back from the journal).
+    pub messages: Option<Arc<Vec<Message>>>,
+    /// The tasks: taken by the indexer for its transaction; `None` also while spilled.
+    pub work: Option<Work>,
+}
+
+impl Pending {
+    /// The room this accept holds (see [`JournalOptions::max_unindexed`]).
+    pub fn room(&self, max_unindexed: u64) -> u64 {
+        room(
+            self.deliveries,
+            self.message_ids.len() as u64,
+            max_unindexed,
+        )
+    }
+}
+
+/// Room taken by an accept of `deliveries` over `messages`; an accept larger than all the
+/// room takes all of it (rather than waiting forever).
+pub(crate) fn room(deliveries: u64, messages: u64, max_unindexed: u64) -> u64 {
+    (deliveries + MESSAGE_ROOM * messages).clamp(1, max_unindexed.max(1))
+}
+
+#[derive(Default)]
+pub(crate) struct PendingSet {
+    /// In `seq` (= commit) order.
+    pub batches: VecDeque<Pending>,
+    pub by_message: HashMap<MessageId, i64>,
+    /// Unindexed deliveries in all.
+    pub deliveries: u64,
+    /// Of those, the deliveries whose messages are in memory.
+    pub in_memory: u64,
+    /// Accepts held only on disk.
+    pub spilled: usize,
+    /// Highest `seq` committed to the journal.
+    pub appended: i64,
+}
+
+impl PendingSet {
+    /// Adds a committed accept, spilling it when the memory budget is used up (or an
+    /// earlier accept is spilled: the in-memory ones stay a prefix).
+    pub fn push(&mut self, mut pending: Pending, memory_deliveries: u64) {
+        if self.spills(pending.deliveries, memory_deliveries) {
+            pending.messages = None;
+            pending.work = None;
+        }
+        for id in pending.message_ids.iter() {
+            self.by_message.insert(id.clone(), pending.seq);
+        }
+        self.deliveries += pending.deliveries;
+        if pending.messages.is_some() {
+            self.in_memory += pending.deliveries;
+        } else {
+            self.spilled += 1;
+        }
+        self.appended = self.appended.max(pending.seq);
+        self.batches.push_back(pending);
+    }
+
+    /// Whether an accept of `deliveries` committed now is spilled.
+    pub fn spills(&self, deliveries: u64, memory_deliveries: u64) -> bool {
+        self.spilled > 0 || (self.in_memory > 0 && self.in_memory + deliveries > memory_deliveries)
+    }
+
+    /// Holds a spilled accept in memory again (read back by the indexer).
+    pub fn load(&mut self, seq: i64, messages: Vec<Message>, work: Work) -> bool {
+        let Ok(at) = self.batches.binary_search_by_key(&seq, |b| b.seq) else {
+            return false;
+        };
+        let batch = &mut self.batches[at];
+        if batch.messages.is_none() {
+            self.spilled -= 1;
+            self.in_memory += batch.deliveries;
+            batch.messages = Some(Arc::new(messages));
+        }
+        batch.work = Some(work);
+        true
+    }
+
+    /// Drops the batches up to `seq` (now indexed); returns the room they held.
+    pub fn indexed(&mut self, seq: i64, max_unindexed: u64) -> u64 {
+        let mut freed = 0;
+        while self.batches.front().is_some_and(|b| b.seq <= seq) {
+            let done = self.batches.pop_front().expect("checked above");
+            self.deliveries -= done.deliveries;
+            if done.messages.is_some() {
+                self.in_memory -= done.deliveries;
+            } else {
+                self.spilled -= 1;
+            }
+            freed += done.room(max_unindexed);
+            for id in done.message_ids.iter() {
+                self.by_message.remove(id);
+            }
+        }
+        freed
+    }
+
+    /// The journal `seq` of an unindexed message and, if held in memory, its view.
+    pub fn find(
+        &self,
+        app: &herald_domain::AppId,
+        id: &MessageId,
+    ) -> Option<(i64, Option<MessageView>)> {
+        let seq = *self.by_message.get(id)?;
+        let at = self.batches.binary_search_by_key(&seq, |b| b.seq).ok()?;
+        let view = match &self.batches[at].messages {
+            Some(messages) => Some(view_in(messages, app, id)?),
+            None => None,
+        };
+        Some((seq, view))
+    }
+}
+
+/// The view of message `id` of `app` among an accept's messages.
+pub(crate) fn view_in(
+    messages: &[Message],
+    app: &herald_domain::AppId,
+    id: &MessageId,
+) -> Option<MessageView> {
+    messages
+        .iter()
+        .find(|m| &m.id == id && &m.app_id == app)
+        .map(accepted_view)
+}
+
+/// What the records store holds for a message right after its accept: every delivery
+/// `scheduled` (a `send_at` after `created_at`) or `accepted`, at version 0, no attempts.
+fn accepted_view(message: &Message) -> MessageView {
+    let state = if message.send_at.is_some_and(|at| at > message.created_at) {
+        DeliveryState::Scheduled
+    } else {
+        DeliveryState::Accepted
+    };
+    let deliveries: Vec<DeliveryView> = message
+        .deliveries
+        .iter()
+        .map(|d| DeliveryView {
+            id: d.id.clone(),
+            receiver: d.receiver.clone(),
+            state,
+            version: EventVersion::new(0, state),
+            code: None,
+            detail: None,
+            next_at: None,
+            content: None,
+            updated_at: message.created_at,
+            attempts: Vec::new(),
+        })
+        .collect();
+    MessageView {
+        status: MessageStatus::derive(deliveries.iter().map(|d| d.state)),
+        message: message.clone(),
+        deliveries,
+    }
+}
