@@ -7,6 +7,7 @@
 pub mod account;
 pub mod app;
 pub mod channel;
+mod first_task;
 pub mod ids;
 pub mod lifecycle;
 pub mod message;

@@ -68,12 +68,12 @@ impl Intake for EmbeddedIntake {
             tasks,
             idempotency,
         } = batch;
-        // Encode on the caller's thread: the writer thread is the shared bottleneck.
-        let payloads = tasks.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         if idempotency.is_none() {
-            self.journal.append(messages, tasks, payloads).await?;
+            self.journal.append(messages, tasks).await?;
             return Ok(AcceptCommit::Committed);
         }
+        // Encode on the caller's thread: the writer thread is the shared bottleneck.
+        let payloads = tasks.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let response = idempotency
             .as_ref()
             .map(|entry| serde_json::to_string(&entry.response))

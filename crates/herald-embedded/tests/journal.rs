@@ -241,7 +241,18 @@ async fn accepts_past_the_memory_budget_are_spilled_and_indexed_from_disk() {
         memory_deliveries: 250,
     };
     let app = AppId::generate();
-    let batches: Vec<_> = (0..12).map(|_| accept_batch(&app, 100, None)).collect();
+    let mut batches: Vec<_> = (0..12).map(|_| accept_batch(&app, 100, None)).collect();
+    // One accept whose task holds a value its record redacts: its row keeps the tasks (the
+    // others are rebuilt from their messages), and the clear value must survive.
+    batches[3].messages[0].deliveries[0].variables.insert(
+        "code".into(),
+        serde_json::json!(herald_domain::message::REDACTED),
+    );
+    let TaskEnvelope::DeliveryV1(task) = &mut batches[3].tasks[0] else {
+        panic!("a delivery task")
+    };
+    task.variables
+        .insert("code".into(), serde_json::json!("4711"));
     let mut expected: Vec<_> = batches.iter().flat_map(|b| b.tasks.clone()).collect();
     let ids: Vec<_> = batches.iter().map(|b| b.messages[0].id.clone()).collect();
     {

@@ -9,7 +9,7 @@
 //! reads the next stretch of them back from `journal.db` first. A failed transaction is
 //! logged and retried after a pause (growing to 5 s).
 
-use super::pending::{PendingSet, Work as Tasks};
+use super::pending::PendingSet;
 use super::{Entry, Journal, Pending};
 use crate::queue::EmbeddedQueue;
 use crate::queue::schema::encode;
@@ -29,7 +29,6 @@ type Work = (
     i64,
     Arc<Vec<herald_domain::Message>>,
     Vec<herald_domain::TaskEnvelope>,
-    Vec<Vec<u8>>,
 );
 
 /// What the indexer does next.
@@ -64,7 +63,30 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 continue;
             }
         };
-        let items = work.iter().map(|(_, _, tasks, _)| tasks.len() as u64).sum();
+        let items = work.iter().map(|(_, _, tasks)| tasks.len() as u64).sum();
+        // The queue's rows hold the tasks as JSON: encoded here, off the writer thread (the
+        // shared bottleneck) and off the async workers. On failure the accepts stay pending
+        // and are read back from the journal.
+        let encoded = tokio::task::spawn_blocking(move || {
+            work.into_iter()
+                .map(|(seq, messages, tasks)| {
+                    let payloads = tasks.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+                    Ok((seq, messages, tasks, payloads))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+        .await
+        .map_err(|e| StoreError::backend("encoding tasks panicked", e))
+        .and_then(|encoded| encoded);
+        let work = match encoded {
+            Ok(work) => work,
+            Err(e) => {
+                tracing::error!(error = %herald_ports::error::error_chain(&e), "encoding journaled tasks");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
         let written = queue
             .write(items, move |conn, tx| {
                 // Accepts at or below the stored mark are already indexed (a commit reported
@@ -170,12 +192,12 @@ fn take_work(set: &mut PendingSet) -> Option<Next> {
         if !work.is_empty() && taken + batch.deliveries > MAX_INDEX_DELIVERIES {
             break;
         }
-        let (Some(messages), Some((tasks, payloads))) = (&batch.messages, batch.work.take()) else {
+        let (Some(messages), Some(tasks)) = (&batch.messages, batch.work.take()) else {
             break;
         };
         taken += batch.deliveries;
         last = batch.seq;
-        work.push((batch.seq, messages.clone(), tasks, payloads));
+        work.push((batch.seq, messages.clone(), tasks));
     }
     Some(Next::Index(last, work))
 }
@@ -208,23 +230,17 @@ async fn load(journal: &Arc<Journal>, first: i64, last: i64) -> Result<(), Store
     let rows = journal
         .db
         .read(move |conn| {
-            read_rows(conn, first - 1, Some(last))?
+            Ok(read_rows(conn, first - 1, Some(last))?
                 .into_iter()
-                .map(|(seq, entry)| Ok((seq, entry.messages, tasks_of(entry.tasks)?)))
-                .collect::<Result<Vec<_>, StoreError>>()
+                .map(|(seq, entry)| (seq, entry.into_parts()))
+                .collect::<Vec<_>>())
         })
         .await?;
     let mut set = journal.pending.lock();
-    for (seq, messages, tasks) in rows {
+    for (seq, (messages, tasks)) in rows {
         set.load(seq, messages, tasks);
     }
     Ok(())
-}
-
-/// Tasks read back, with their payloads encoded again for the queue's rows.
-fn tasks_of(tasks: Vec<herald_domain::TaskEnvelope>) -> Result<Tasks, StoreError> {
-    let payloads = tasks.iter().map(encode).collect::<Result<_, _>>()?;
-    Ok((tasks, payloads))
 }
 
 /// Journal rows with `after < seq <= until`, decoded, in `seq` order.
@@ -284,18 +300,20 @@ pub(crate) fn recover(
         .map_err(|e| StoreError::backend("reading the journal", e))?;
     for seq in seqs.drain(..) {
         for (seq, entry) in read_rows(&conn, seq - 1, Some(seq))? {
-            let deliveries = entry.tasks.len() as u64;
-            let spilled = recovered.spills(deliveries, memory_deliveries);
+            let deliveries = entry.deliveries();
+            let message_ids = entry.messages.iter().map(|m| m.id.clone()).collect();
+            let (messages, work) = if recovered.spills(deliveries, memory_deliveries) {
+                (None, None)
+            } else {
+                let (messages, tasks) = entry.into_parts();
+                (Some(Arc::new(messages)), Some(tasks))
+            };
             let pending = Pending {
                 seq,
-                message_ids: entry.messages.iter().map(|m| m.id.clone()).collect(),
+                message_ids,
                 deliveries,
-                work: if spilled {
-                    None
-                } else {
-                    Some(tasks_of(entry.tasks)?)
-                },
-                messages: (!spilled).then(|| Arc::new(entry.messages)),
+                messages,
+                work,
             };
             recovered.push(pending, memory_deliveries);
         }

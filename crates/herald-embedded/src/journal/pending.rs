@@ -41,8 +41,8 @@ impl Default for JournalOptions {
 /// a backlog of one-receiver accepts is bounded in memory too (~90 B per id).
 pub const MESSAGE_ROOM: u64 = 8;
 
-/// An accept's tasks and their encoded payloads, as the indexer writes them.
-pub(crate) type Work = (Vec<TaskEnvelope>, Vec<Vec<u8>>);
+/// An accept's send tasks, as the indexer writes them.
+pub(crate) type Work = Vec<TaskEnvelope>;
 
 /// An accept that is journaled but not yet indexed.
 pub(crate) struct Pending {

@@ -63,7 +63,11 @@ pub(crate) fn topic_index(topic: Topic) -> usize {
 
 /// Serializes an envelope for the `payload` column.
 pub(crate) fn encode(task: &TaskEnvelope) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(task).map_err(|e| StoreError::backend("encoding a queue task", e))
+    // A delivery task is ~450 bytes: one allocation instead of growing from 128.
+    let mut payload = Vec::with_capacity(512);
+    serde_json::to_writer(&mut payload, task)
+        .map_err(|e| StoreError::backend("encoding a queue task", e))?;
+    Ok(payload)
 }
 
 /// Reads an envelope back from the `payload` column.

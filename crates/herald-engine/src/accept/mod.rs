@@ -10,8 +10,8 @@ use crate::metrics::EngineMetrics;
 use crate::render::redact;
 use herald_domain::time::{now_ms, to_rfc3339};
 use herald_domain::{
-    AppId, Delivery, DeliveryId, DeliveryState, DeliveryTask, EventVersion, Message, MessageId,
-    Receiver, ResultEvent, ResultKind, TaskEnvelope, Variables,
+    AppId, Delivery, DeliveryId, DeliveryState, EventVersion, Message, MessageId, Receiver,
+    ResultEvent, ResultKind, Variables,
 };
 use herald_ports::{AcceptBatch, AcceptCommit, IdempotencyEntry, MessageView};
 pub use request::{
@@ -177,40 +177,22 @@ impl Engine {
         idem: Option<IdempotencyInput>,
     ) -> Result<AcceptOutcome, EngineError> {
         let version = &plan.compiled.version;
-        let message_id = MessageId::generate();
-        let not_before = plan.send_at.unwrap_or(plan.now);
-        let mut tasks = Vec::with_capacity(items.len());
+        let sensitive = version.has_sensitive();
+        // The records keep redacted copies; the tasks carry the merged values in clear.
+        let mut clear = Vec::with_capacity(items.len());
         let mut deliveries = Vec::with_capacity(items.len());
         for (receiver, own) in items {
-            let id = DeliveryId::generate();
             let mut vars = shared.clone();
             vars.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-            tasks.push(TaskEnvelope::DeliveryV1(DeliveryTask {
-                app_id: app.clone(),
-                message_id: message_id.clone(),
-                delivery_id: id.clone(),
-                template_id: plan.template.id.clone(),
-                template_version: version.version,
-                channel: plan.template.channel,
-                account_id: plan.account.account.id.clone(),
-                receiver: receiver.clone(),
-                variables: vars,
-                attempt: 1,
-                not_before,
-                expire_at: plan.expire_at,
-                priority: plan.priority,
-                trace: None,
-                accepted_at: plan.now,
-            }));
-            let own = if version.has_sensitive() {
-                redact(version, &own)
-            } else {
-                own
-            };
+            clear.push(vars);
             deliveries.push(Delivery {
-                id,
+                id: DeliveryId::generate(),
                 receiver,
-                variables: own,
+                variables: if sensitive {
+                    redact(version, &own)
+                } else {
+                    own
+                },
             });
         }
         let state = if plan.send_at.is_some() {
@@ -218,6 +200,7 @@ impl Engine {
         } else {
             "accepted"
         };
+        let message_id = MessageId::generate();
         let body = json!({
             "id": message_id,
             "status": state,
@@ -239,13 +222,19 @@ impl Engine {
             send_at: plan.send_at,
             expire_at: plan.expire_at,
             created_at: plan.now,
-            variables: if version.has_sensitive() {
+            variables: if sensitive {
                 redact(version, &shared)
             } else {
                 shared
             },
             deliveries,
         };
+        let tasks = message
+            .deliveries
+            .iter()
+            .zip(clear)
+            .map(|(delivery, vars)| message.first_task(delivery, vars))
+            .collect();
         let idempotency = idem.as_ref().map(|i| IdempotencyEntry {
             app_id: app.clone(),
             key: i.key.clone(),
