@@ -81,11 +81,8 @@ impl Embedded {
                 ..options.db
             },
         )?;
-        let (indexed, recovered) = journal::recover(
-            &dir.join(Self::FILE_NAME),
-            &journal_path,
-            options.journal.memory_deliveries,
-        )?;
+        let (indexed, recovered) =
+            journal::recover(&dir.join(Self::FILE_NAME), &journal_path, &options.journal)?;
         let journal = Arc::new(Journal::new(
             journal_db,
             indexed,

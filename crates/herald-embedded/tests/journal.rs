@@ -7,7 +7,7 @@ mod common;
 use common::{accept_batch, open, open_journal, open_with};
 use herald_domain::{AppId, DeliveryState, MessageStatus, TaskEnvelope};
 use herald_embedded::Embedded;
-use herald_embedded::journal::{JournalOptions, MESSAGE_ROOM};
+use herald_embedded::journal::JournalOptions;
 use herald_ports::{Intake, Queue, Records, SearchFilter, Topic};
 use std::time::Duration;
 
@@ -193,24 +193,43 @@ async fn search_and_cancel_right_after_an_accept_see_it() {
     assert_eq!(got, want, "only the first message's tasks remain");
 }
 
+/// Accepts `batch()` until one is still waiting after 300 ms; returns how many got in.
+async fn accept_until_full(
+    herald: &Embedded,
+    batch: impl Fn() -> herald_ports::AcceptBatch,
+) -> usize {
+    for accepted in 0..1_000 {
+        let accept = herald.intake.accept(batch());
+        match tokio::time::timeout(Duration::from_millis(300), accept).await {
+            Ok(done) => {
+                done.unwrap();
+            }
+            Err(_) => return accepted,
+        }
+    }
+    panic!("no limit was reached after 1,000 accepts");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accepts_wait_for_room_once_the_unindexed_limit_is_reached() {
+async fn accepts_wait_for_room_once_the_journal_bytes_are_used() {
     let dir = tempfile::tempdir().unwrap();
     let limits = JournalOptions {
-        max_unindexed: 4 * (1_024 + MESSAGE_ROOM),
-        memory_deliveries: 2_048,
+        max_bytes: 1 << 20,
+        ..JournalOptions::default()
     };
     let herald = open_journal(dir.path(), true, limits);
     let app = AppId::generate();
-    let per_batch = 1_024;
-    for _ in 0..4 {
-        herald
-            .intake
-            .accept(accept_batch(&app, per_batch, None))
-            .await
-            .unwrap();
-    }
-    assert_eq!(herald.journal.pending_deliveries(), 4_096);
+    // A row of 1,000 receivers here is ~100 KiB: about ten fit in 1 MiB.
+    let accepted = accept_until_full(&herald, || accept_batch(&app, 1_000, None)).await;
+    assert!((5..=20).contains(&accepted), "{accepted} rows fit in 1 MiB");
+    assert_eq!(herald.journal.pending_deliveries(), 1_000 * accepted as u64);
+    // Smaller accepts may still fit the rest (1 KiB at least each), then wait too.
+    let small = accept_until_full(&herald, || accept_batch(&app, 1, None)).await;
+    assert!(
+        small < 100,
+        "{small} one-receiver rows fit after the large ones"
+    );
+    let pending = herald.journal.pending_deliveries();
     // Concurrent accepts cannot slip past the limit together.
     let waiting: Vec<_> = (0..4)
         .map(|_| {
@@ -224,10 +243,23 @@ async fn accepts_wait_for_room_once_the_unindexed_limit_is_reached() {
         waiting.iter().all(|task| !task.is_finished()),
         "an accept passed the limit"
     );
-    assert_eq!(herald.journal.pending_deliveries(), 4_096);
+    assert_eq!(herald.journal.pending_deliveries(), pending);
     for task in waiting {
         task.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepts_wait_for_room_once_the_unindexed_messages_are_counted_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = JournalOptions {
+        max_messages: 5,
+        ..JournalOptions::default()
+    };
+    let herald = open_journal(dir.path(), true, limits);
+    let app = AppId::generate();
+    let accepted = accept_until_full(&herald, || accept_batch(&app, 1, None)).await;
+    assert_eq!(accepted, 5);
 }
 
 /// Past the memory budget accepts are spilled: still readable at once (from their journal
@@ -237,8 +269,9 @@ async fn accepts_wait_for_room_once_the_unindexed_limit_is_reached() {
 async fn accepts_past_the_memory_budget_are_spilled_and_indexed_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let limits = JournalOptions {
-        max_unindexed: 100_000,
+        max_bytes: 1 << 30,
         memory_deliveries: 250,
+        ..JournalOptions::default()
     };
     let app = AppId::generate();
     let mut batches: Vec<_> = (0..12).map(|_| accept_batch(&app, 100, None)).collect();
@@ -312,8 +345,9 @@ async fn accepts_past_the_memory_budget_are_spilled_and_indexed_from_disk() {
 async fn a_burst_past_the_memory_budget_drains() {
     let dir = tempfile::tempdir().unwrap();
     let limits = JournalOptions {
-        max_unindexed: 100_000,
+        max_bytes: 1 << 30,
         memory_deliveries: 300,
+        ..JournalOptions::default()
     };
     let herald = open_journal(dir.path(), false, limits);
     let app = AppId::generate();

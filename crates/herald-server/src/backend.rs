@@ -69,7 +69,7 @@ fn open_embedded(options: &ServerOptions) -> anyhow::Result<Backends> {
                 ..Default::default()
             },
             journal: herald_embedded::journal::JournalOptions {
-                max_unindexed: options.max_unindexed,
+                max_bytes: options.journal_max_bytes,
                 ..Default::default()
             },
             pause_indexer: false,

@@ -87,8 +87,8 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// fsync every commit (the 202 promise). Only throwaway test servers turn it off.
     pub durable: bool,
-    /// Embedded only: deliveries the accept journal may hold ahead of the indexer.
-    pub max_unindexed: u64,
+    /// Embedded only: bytes of accepts the journal may hold ahead of the indexer.
+    pub journal_max_bytes: u64,
     pub body_limit_bytes: usize,
     /// Admin key in clear; `None` = generate one on first start and keep its hash.
     pub admin_key: Option<String>,
@@ -120,7 +120,7 @@ impl ServerOptions {
         Self {
             data_dir: data_dir.into(),
             durable: true,
-            max_unindexed: herald_embedded::journal::JournalOptions::default().max_unindexed,
+            journal_max_bytes: herald_embedded::journal::JournalOptions::default().max_bytes,
             body_limit_bytes: 32 * 1024 * 1024,
             admin_key: None,
             master_key: None,

@@ -63,8 +63,8 @@ pub struct StorageConfig {
     pub data_dir: PathBuf,
     /// Whether a 202 waits for fsync; `false` trades power-loss safety for speed.
     pub durable: bool,
-    /// Accepted deliveries the accept journal may hold ahead of the indexer.
-    pub max_unindexed: u64,
+    /// MiB of accepts the accept journal may hold ahead of the indexer.
+    pub journal_max_mb: u64,
 }
 
 /// Keys: the admin key for the management API and the master key sealing account secrets.

@@ -11,7 +11,7 @@ fn options(config: &Config, role: Role) -> ServerOptions {
     let s = &config.security;
     let mut o = ServerOptions::new(&config.storage.data_dir);
     o.durable = config.storage.durable;
-    o.max_unindexed = config.storage.max_unindexed;
+    o.journal_max_bytes = config.storage.journal_max_mb << 20;
     o.body_limit_bytes = config.server.body_limit_bytes as usize;
     o.admin_key = Some(s.admin_key.clone()).filter(|k| !k.is_empty());
     o.master_key =

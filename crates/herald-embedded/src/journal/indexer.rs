@@ -9,7 +9,7 @@
 //! reads the next stretch of them back from `journal.db` first. A failed transaction is
 //! logged and retried after a pause (growing to 5 s).
 
-use super::pending::PendingSet;
+use super::pending::{JournalOptions, PendingSet, Room};
 use super::{Entry, Journal, Pending};
 use crate::queue::EmbeddedQueue;
 use crate::queue::schema::encode;
@@ -207,13 +207,13 @@ impl Journal {
     fn mark_indexed(&self, seq: i64) {
         let freed = {
             let mut set = self.pending.lock();
-            let freed = set.indexed(seq, self.options.max_unindexed);
+            let freed = set.indexed(seq);
             let unindexed = &self.db.stats().unindexed;
             unindexed.store(set.deliveries, std::sync::atomic::Ordering::Relaxed);
             freed
         };
         self.indexed.send_replace(seq);
-        self.room.add_permits(freed as usize);
+        self.free(freed);
     }
 }
 
@@ -232,7 +232,7 @@ async fn load(journal: &Arc<Journal>, first: i64, last: i64) -> Result<(), Store
         .read(move |conn| {
             Ok(read_rows(conn, first - 1, Some(last))?
                 .into_iter()
-                .map(|(seq, entry)| (seq, entry.into_parts()))
+                .map(|(seq, _, entry)| (seq, entry.into_parts()))
                 .collect::<Vec<_>>())
         })
         .await?;
@@ -243,12 +243,12 @@ async fn load(journal: &Arc<Journal>, first: i64, last: i64) -> Result<(), Store
     Ok(())
 }
 
-/// Journal rows with `after < seq <= until`, decoded, in `seq` order.
+/// Journal rows with `after < seq <= until` — `seq`, size in bytes, decoded — in `seq` order.
 pub(super) fn read_rows(
     conn: &Connection,
     after: i64,
     until: Option<i64>,
-) -> Result<Vec<(i64, Entry)>, StoreError> {
+) -> Result<Vec<(i64, usize, Entry)>, StoreError> {
     let mut select = conn
         .prepare_cached("SELECT seq, entry FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")
         .map_err(|e| StoreError::backend("reading the journal", e))?;
@@ -262,7 +262,7 @@ pub(super) fn read_rows(
         let (seq, bytes) = row.map_err(|e| StoreError::backend("reading the journal", e))?;
         let entry: Entry = serde_json::from_slice(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("journal entry {seq}: {e}")))?;
-        entries.push((seq, entry));
+        entries.push((seq, bytes.len(), entry));
     }
     Ok(entries)
 }
@@ -274,7 +274,7 @@ pub(super) fn read_rows(
 pub(crate) fn recover(
     main: &Path,
     journal: &Path,
-    memory_deliveries: u64,
+    options: &JournalOptions,
 ) -> Result<(i64, PendingSet), StoreError> {
     let open = |path: &Path| {
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -299,10 +299,11 @@ pub(crate) fn recover(
         })
         .map_err(|e| StoreError::backend("reading the journal", e))?;
     for seq in seqs.drain(..) {
-        for (seq, entry) in read_rows(&conn, seq - 1, Some(seq))? {
+        for (seq, bytes, entry) in read_rows(&conn, seq - 1, Some(seq))? {
             let deliveries = entry.deliveries();
+            let room = Room::of(bytes, entry.messages.len(), options);
             let message_ids = entry.messages.iter().map(|m| m.id.clone()).collect();
-            let (messages, work) = if recovered.spills(deliveries, memory_deliveries) {
+            let (messages, work) = if recovered.spills(deliveries, options.memory_deliveries) {
                 (None, None)
             } else {
                 let (messages, tasks) = entry.into_parts();
@@ -312,10 +313,11 @@ pub(crate) fn recover(
                 seq,
                 message_ids,
                 deliveries,
+                room,
                 messages,
                 work,
             };
-            recovered.push(pending, memory_deliveries);
+            recovered.push(pending, options.memory_deliveries);
         }
     }
     if !recovered.batches.is_empty() {

@@ -26,15 +26,15 @@
 //! commits, not the rate the indexer writes ~15 B-trees per delivery. Only the first
 //! [`JournalOptions::memory_deliveries`] unindexed deliveries are held in memory; later
 //! accepts are *spilled* (`pending`) and read back by the indexer. Accepts reserve room
-//! first (backpressure): at most [`JournalOptions::max_unindexed`] deliveries are
-//! unindexed, so the file and the catch-up stay bounded, and an accept that finds no room
+//! first (backpressure): at most [`JournalOptions::max_bytes`] of rows and
+//! [`JournalOptions::max_messages`] messages are unindexed, so the file and memory stay bounded, and an accept that finds no room
 //! within [`CATCH_UP_LIMIT`] fails (503) instead of waiting on an indexer that cannot write.
 
 mod indexer;
 mod pending;
 
 pub(crate) use indexer::{recover, spawn as spawn_indexer};
-pub use pending::{JournalOptions, MESSAGE_ROOM};
+pub use pending::{JournalOptions, Room};
 
 use crate::db::Db;
 use herald_domain::{Message, MessageId, TaskEnvelope};
@@ -112,8 +112,9 @@ pub struct Journal {
     /// Wakes the indexer when an accept is journaled (shared with it: the indexer holds the
     /// journal weakly, so dropping the backend stops it).
     appended: Arc<Notify>,
-    /// Room for unindexed accepts (see [`JournalOptions::max_unindexed`]).
-    room: Arc<Semaphore>,
+    /// Room for unindexed accepts: KiB of rows, and messages (see [`JournalOptions`]).
+    room_kib: Arc<Semaphore>,
+    room_messages: Arc<Semaphore>,
     /// Highest `seq` indexed into `herald.db`.
     indexed: watch::Sender<i64>,
 }
@@ -128,12 +129,12 @@ impl Journal {
         options: JournalOptions,
     ) -> Self {
         recovered.appended = recovered.appended.max(indexed);
-        let taken: u64 = recovered
+        let (kib, messages) = recovered
             .batches
             .iter()
-            .map(|b| b.room(options.max_unindexed))
-            .sum();
-        let free = options.max_unindexed.saturating_sub(taken);
+            .fold((0, 0), |(k, m), b| (k + b.room.kib, m + b.room.messages));
+        let free_kib = (options.max_bytes / 1024).saturating_sub(kib);
+        let free_messages = options.max_messages.saturating_sub(messages);
         db.stats()
             .unindexed
             .store(recovered.deliveries, Ordering::Relaxed);
@@ -142,7 +143,8 @@ impl Journal {
             db,
             pending: Mutex::new(recovered),
             appended: Arc::new(Notify::new()),
-            room: Arc::new(Semaphore::new(free as usize)),
+            room_kib: Arc::new(Semaphore::new(free_kib as usize)),
+            room_messages: Arc::new(Semaphore::new(free_messages as usize)),
             indexed: watch::channel(indexed).0,
             options,
         }
@@ -156,12 +158,14 @@ impl Journal {
     ) -> Result<(), StoreError> {
         let entry = encode_entry(&messages, &tasks)?;
         let deliveries = tasks.len() as u64;
-        let room = self.reserve_room(deliveries, messages.len() as u64).await?;
+        let room = Room::of(entry.len(), messages.len(), &self.options);
+        let reserved = self.reserve(room).await?;
         let journal = self.clone();
         let pending = Pending {
             seq: 0,
             message_ids: messages.iter().map(|m| m.id.clone()).collect(),
             deliveries,
+            room,
             messages: Some(Arc::new(messages)),
             work: Some(tasks),
         };
@@ -179,7 +183,8 @@ impl Journal {
                 // The room stays taken until the indexer frees it; a failed commit drops the
                 // hook and with it the reservation.
                 move |seq: &i64| {
-                    room.forget();
+                    reserved.0.forget();
+                    reserved.1.forget();
                     journal.committed(Pending {
                         seq: *seq,
                         ..pending
@@ -203,23 +208,40 @@ impl Journal {
         self.appended.notify_one();
     }
 
-    /// Reserves room for an accept (all the room for one larger than that).
-    async fn reserve_room(
+    /// Reserves an accept's room (messages first, then bytes: every accept takes them in
+    /// that order, so two cannot hold each other's).
+    async fn reserve(
         &self,
-        deliveries: u64,
-        messages: u64,
-    ) -> Result<OwnedSemaphorePermit, StoreError> {
-        let wanted = pending::room(deliveries, messages, self.options.max_unindexed);
-        let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
-        let reserve = self.room.clone().acquire_many_owned(wanted);
+        room: Room,
+    ) -> Result<(OwnedSemaphorePermit, OwnedSemaphorePermit), StoreError> {
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        let reserve = async {
+            let messages = self
+                .room_messages
+                .clone()
+                .acquire_many_owned(count(room.messages))
+                .await?;
+            let kib = self
+                .room_kib
+                .clone()
+                .acquire_many_owned(count(room.kib))
+                .await?;
+            Ok::<_, tokio::sync::AcquireError>((messages, kib))
+        };
         match tokio::time::timeout(CATCH_UP_LIMIT, reserve).await {
-            Ok(Ok(permit)) => Ok(permit),
+            Ok(Ok(permits)) => Ok(permits),
             Ok(Err(_)) => Err(StoreError::Unavailable("the journal is closed".into())),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "{} accepted deliveries are waiting to be indexed; try again later",
                 self.pending_deliveries()
             ))),
         }
+    }
+
+    /// Gives back the room of indexed accepts.
+    fn free(&self, room: Room) {
+        self.room_kib.add_permits(room.kib as usize);
+        self.room_messages.add_permits(room.messages as usize);
     }
 
     /// The view of a message that is journaled but not yet indexed: from memory, or read
@@ -244,7 +266,7 @@ impl Journal {
         let (app, id) = (app.clone(), id.clone());
         Ok(rows
             .into_iter()
-            .find_map(|(_, entry)| pending::view_in(&entry.messages, &app, &id)))
+            .find_map(|(_, _, entry)| pending::view_in(&entry.messages, &app, &id)))
     }
 
     /// Whether any of these messages is journaled but not yet indexed.

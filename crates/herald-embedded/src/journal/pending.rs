@@ -8,7 +8,7 @@
 //! later one is too, until the indexer has reached them all, so the in-memory accepts are
 //! always a prefix of the set (the indexer takes the prefix, then loads the next stretch).
 //! Memory is then bounded by the budget plus the ids, whatever the backlog: a burst of
-//! accepts is limited by the journal's disk and [`JournalOptions::max_unindexed`], not RAM.
+//! accepts is limited by [`JournalOptions::max_bytes`] of journal on disk, not by RAM.
 
 use herald_domain::{DeliveryState, EventVersion, Message, MessageId, MessageStatus, TaskEnvelope};
 use herald_ports::{DeliveryView, MessageView};
@@ -18,11 +18,14 @@ use std::sync::Arc;
 /// How far the journal may run ahead of the indexer.
 #[derive(Debug, Clone)]
 pub struct JournalOptions {
-    /// Room for unindexed accepts, counted in deliveries plus [`MESSAGE_ROOM`] per message;
-    /// an accept that finds no room waits (at most `CATCH_UP_LIMIT`, then 503). On disk an
-    /// unindexed delivery takes ~0.6 KB of `journal.db`, so the default 2,000,000 bounds the
-    /// file near 1.2 GB and the indexer's catch-up near a minute.
-    pub max_unindexed: u64,
+    /// Bytes of journal rows that may wait for the indexer; an accept that finds no room
+    /// waits (at most `CATCH_UP_LIMIT`, then 503). A row is ~100 B per delivery of an
+    /// ordinary batch (~500 B when a sensitive template keeps its tasks in the row), so the
+    /// default 2 GiB absorbs a burst of ~20 million deliveries; the indexer catches up
+    /// behind it at its own rate.
+    pub max_bytes: u64,
+    /// Unindexed messages (their ids stay in memory, ~90 B each, for `GET`).
+    pub max_messages: u64,
     /// Unindexed deliveries whose messages and tasks are held in memory (~2 KB each);
     /// later accepts are read back from disk by the indexer.
     pub memory_deliveries: u64,
@@ -31,45 +34,51 @@ pub struct JournalOptions {
 impl Default for JournalOptions {
     fn default() -> Self {
         Self {
-            max_unindexed: 2_000_000,
+            max_bytes: 2 << 30,
+            max_messages: 250_000,
             memory_deliveries: 8_192,
         }
     }
 }
 
-/// Room a message takes besides its deliveries: its id stays in memory until indexed, so
-/// a backlog of one-receiver accepts is bounded in memory too (~90 B per id).
-pub const MESSAGE_ROOM: u64 = 8;
-
 /// An accept's send tasks, as the indexer writes them.
 pub(crate) type Work = Vec<TaskEnvelope>;
+
+/// The room an accept holds until indexed: KiB of journal row and messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Room {
+    pub kib: u64,
+    pub messages: u64,
+}
+
+impl Room {
+    /// The room of a row of `bytes` holding `messages`; an accept larger than all the room
+    /// takes all of it (rather than waiting forever).
+    pub fn of(bytes: usize, messages: usize, options: &JournalOptions) -> Self {
+        Self {
+            kib: (bytes as u64)
+                .div_ceil(1024)
+                .clamp(1, (options.max_bytes / 1024).max(1)),
+            messages: (messages as u64).clamp(1, options.max_messages.max(1)),
+        }
+    }
+
+    fn add(&mut self, other: Room) {
+        self.kib += other.kib;
+        self.messages += other.messages;
+    }
+}
 
 /// An accept that is journaled but not yet indexed.
 pub(crate) struct Pending {
     pub seq: i64,
     pub message_ids: Box<[MessageId]>,
     pub deliveries: u64,
+    pub room: Room,
     /// The messages, while held in memory (`None`: spilled, read back from the journal).
     pub messages: Option<Arc<Vec<Message>>>,
     /// The tasks: taken by the indexer for its transaction; `None` also while spilled.
     pub work: Option<Work>,
-}
-
-impl Pending {
-    /// The room this accept holds (see [`JournalOptions::max_unindexed`]).
-    pub fn room(&self, max_unindexed: u64) -> u64 {
-        room(
-            self.deliveries,
-            self.message_ids.len() as u64,
-            max_unindexed,
-        )
-    }
-}
-
-/// Room taken by an accept of `deliveries` over `messages`; an accept larger than all the
-/// room takes all of it (rather than waiting forever).
-pub(crate) fn room(deliveries: u64, messages: u64, max_unindexed: u64) -> u64 {
-    (deliveries + MESSAGE_ROOM * messages).clamp(1, max_unindexed.max(1))
 }
 
 #[derive(Default)]
@@ -129,8 +138,8 @@ impl PendingSet {
     }
 
     /// Drops the batches up to `seq` (now indexed); returns the room they held.
-    pub fn indexed(&mut self, seq: i64, max_unindexed: u64) -> u64 {
-        let mut freed = 0;
+    pub fn indexed(&mut self, seq: i64) -> Room {
+        let mut freed = Room::default();
         while self.batches.front().is_some_and(|b| b.seq <= seq) {
             let done = self.batches.pop_front().expect("checked above");
             self.deliveries -= done.deliveries;
@@ -139,7 +148,7 @@ impl PendingSet {
             } else {
                 self.spilled -= 1;
             }
-            freed += done.room(max_unindexed);
+            freed.add(done.room);
             for id in done.message_ids.iter() {
                 self.by_message.remove(id);
             }

@@ -55,7 +55,7 @@ pub(super) fn read_config(figment: &Figment) -> Result<Config, ConfigError> {
         storage: StorageConfig {
             data_dir: PathBuf::from(r.checked_string("storage.data_dir", check_not_empty)),
             durable: r.boolean("storage.durable"),
-            max_unindexed: r.integer("storage.max_unindexed", 1_000..=1_000_000_000),
+            journal_max_mb: r.integer("storage.journal_max_mb", 1..=1 << 24),
         },
         security: SecurityConfig {
             admin_key: r.checked_string("security.admin_key", check_admin_key),
