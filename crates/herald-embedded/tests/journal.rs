@@ -365,3 +365,48 @@ async fn a_burst_past_the_memory_budget_drains() {
     assert_eq!(herald.journal.spilled_accepts(), 0);
     assert_eq!(herald.queue.stats().await.unwrap().send, 10_000);
 }
+
+/// `journal.db`'s size in pages, as a reader sees it (committed rows in the WAL included).
+fn journal_pages(dir: &std::path::Path) -> u64 {
+    let path = dir.join(Embedded::JOURNAL_FILE_NAME);
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("PRAGMA page_count", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// Once a backlog is indexed, the journal gives its pages back: the file does not stay at
+/// a burst's high-water mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_file_shrinks_once_a_backlog_is_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    {
+        let herald = open_with(dir.path(), true);
+        for _ in 0..40 {
+            herald
+                .intake
+                .accept(accept_batch(&app, 250, None))
+                .await
+                .unwrap();
+        }
+    }
+    let backlog = journal_pages(dir.path());
+    assert!(backlog > 200, "the backlog took only {backlog} pages");
+    let limits = JournalOptions {
+        shrink_free_pages: 64,
+        ..JournalOptions::default()
+    };
+    let herald = open_journal(dir.path(), false, limits);
+    indexed(&herald).await;
+    assert_eq!(herald.queue.stats().await.unwrap().send, 10_000);
+    // The trim (and the shrink after it) follows the indexed mark.
+    let mut pages = journal_pages(dir.path());
+    for _ in 0..500 {
+        if pages < 100 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        pages = journal_pages(dir.path());
+    }
+    panic!("journal.db kept {pages} of the backlog's {backlog} pages");
+}

@@ -63,6 +63,37 @@ CREATE TABLE IF NOT EXISTS journal_indexed (
 );
 ";
 
+/// Unindexed rows (KiB) below which a trim may shrink the file: shrinking moves the live
+/// rows from the file's end into the freed pages, which is cheap only once few are left.
+const SHRINK_BELOW_UNINDEXED_KIB: u64 = 16 * 1024;
+
+/// Creates `journal.db` with incremental auto-vacuum, which must be set before its first
+/// table and before WAL mode (a file created by an earlier version keeps its pages).
+pub(crate) fn create_file(path: &std::path::Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Ok(());
+    }
+    rusqlite::Connection::open(path)
+        .and_then(|conn| {
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;")?;
+            conn.execute_batch(SCHEMA)
+        })
+        .map_err(|e| StoreError::backend(format!("creating {}", path.display()), e))
+}
+
+/// After a trim: frees the file's unused pages once there are `at_free_pages` of them.
+fn shrink(conn: &rusqlite::Connection, at_free_pages: u64) -> rusqlite::Result<()> {
+    let free: u64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+    if free < at_free_pages.max(1) {
+        return Ok(());
+    }
+    // Each step of the pragma frees pages; it must run to completion.
+    let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut rows = vacuum.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
 /// Longest an accept waits for room, or a search, cancel or update for the indexer, before
 /// giving up.
 pub const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
@@ -315,6 +346,14 @@ impl Journal {
     /// Unindexed accepts held only on disk (for tests).
     pub fn spilled_accepts(&self) -> usize {
         self.pending.lock().spilled
+    }
+
+    /// The free pages at which a trim shrinks the file now: never while a large backlog
+    /// would have to be moved to do it.
+    fn shrink_at(&self) -> Option<u64> {
+        let free = self.room_kib.available_permits() as u64;
+        let unindexed = (self.options.max_bytes / 1024).saturating_sub(free);
+        (unindexed < SHRINK_BELOW_UNINDEXED_KIB).then_some(self.options.shrink_free_pages)
     }
 }
 

@@ -29,6 +29,10 @@ pub struct JournalOptions {
     /// Unindexed deliveries whose messages and tasks are held in memory (~2 KB each);
     /// later accepts are read back from disk by the indexer.
     pub memory_deliveries: u64,
+    /// Free pages of `journal.db` (4 KiB each) past which a trim gives them back to the
+    /// file system, once the backlog is small: after a burst the file would otherwise stay
+    /// at its high-water mark.
+    pub shrink_free_pages: u64,
 }
 
 impl Default for JournalOptions {
@@ -37,6 +41,7 @@ impl Default for JournalOptions {
             max_bytes: 2 << 30,
             max_messages: 250_000,
             memory_deliveries: 8_192,
+            shrink_free_pages: 16_384,
         }
     }
 }
