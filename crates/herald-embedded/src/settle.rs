@@ -26,6 +26,7 @@ impl Settle for EmbeddedSettle {
         commit: QueueCommit,
     ) -> Result<usize, StoreError> {
         let prepared = PreparedCommit::new(commit)?;
+        let events = records::PreparedEvents::new(events)?;
         let items = prepared.items.max(events.len() as u64);
         self.queue
             .write_urgent(items, move |conn, tx| {

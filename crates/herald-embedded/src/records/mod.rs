@@ -24,7 +24,7 @@ mod write;
 
 pub(crate) use schema::FLUSH_PENDING;
 pub use schema::SCHEMA;
-pub(crate) use write::{apply_events, insert_accepted};
+pub(crate) use write::{PreparedEvents, apply_events, insert_accepted};
 
 use crate::db::Db;
 use crate::journal::Journal;
@@ -95,6 +95,7 @@ impl Records for SqliteRecords {
         {
             journal.caught_up().await?;
         }
+        let events = PreparedEvents::new(events)?;
         let items = events.len() as u64;
         self.db
             .write_unisolated(items, move |conn| write::apply_events(conn, &events))
