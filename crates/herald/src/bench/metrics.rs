@@ -8,6 +8,8 @@ pub const FSYNC_TOTAL: &str = "herald_fsync_total";
 pub const COMMIT_ITEMS_TOTAL: &str = "herald_commit_items_total";
 /// Deliveries accepted by the API.
 pub const ACCEPTED_TOTAL: &str = "herald_accepted_total";
+/// Accepted deliveries still waiting in the embedded journal for the indexer.
+pub const JOURNAL_UNINDEXED: &str = "herald_journal_unindexed";
 /// Peak resident set size the server reports about itself.
 pub const PEAK_RSS_BYTES: &str = "herald_peak_rss_bytes";
 
