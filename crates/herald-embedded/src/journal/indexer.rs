@@ -113,7 +113,6 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 pause = Duration::from_millis(50);
                 journal.mark_indexed(last);
                 let journal = journal.clone();
-                let shrink_at = journal.shrink_at();
                 tokio::spawn(async move {
                     // In a savepoint of its own: a failed trim must not fail the accepts
                     // that share its commit.
@@ -122,16 +121,15 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                         .write(0, move |conn| {
                             conn.prepare_cached("DELETE FROM journal WHERE seq <= ?1")
                                 .and_then(|mut delete| delete.execute([last]))
-                                .and_then(|_| match shrink_at {
-                                    Some(pages) => super::shrink(conn, pages),
-                                    None => Ok(()),
-                                })
                                 .map_err(|e| StoreError::backend("trimming the journal", e))
                         })
                         .await;
-                    if let Err(e) = deleted {
+                    match deleted {
+                        Ok(_) => journal.shrink().await,
                         // Harmless: rows at or below the mark are skipped and deleted later.
-                        tracing::warn!(error = %herald_ports::error::error_chain(&e), "trimming the journal");
+                        Err(e) => {
+                            tracing::warn!(error = %herald_ports::error::error_chain(&e), "trimming the journal")
+                        }
                     }
                 });
             }

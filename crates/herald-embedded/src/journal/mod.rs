@@ -43,7 +43,7 @@ use parking_lot::Mutex;
 use pending::{Pending, PendingSet};
 use serde::Deserialize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
@@ -67,31 +67,39 @@ CREATE TABLE IF NOT EXISTS journal_indexed (
 /// rows from the file's end into the freed pages, which is cheap only once few are left.
 const SHRINK_BELOW_UNINDEXED_KIB: u64 = 16 * 1024;
 
-/// Creates `journal.db` with incremental auto-vacuum, which must be set before its first
-/// table and before WAL mode (a file created by an earlier version keeps its pages).
+/// Pages one shrink job gives back (8 MiB): each is a separate job of the journal's writer,
+/// so accepts committing meanwhile never wait for more than one step.
+const SHRINK_STEP_PAGES: u64 = 2048;
+
+/// Sets up a new (empty) `journal.db` with incremental auto-vacuum, which must be set before
+/// its first table and before WAL mode. A file created by an earlier version keeps its mode.
 pub(crate) fn create_file(path: &std::path::Path) -> Result<(), StoreError> {
-    if path.exists() {
-        return Ok(());
-    }
     rusqlite::Connection::open(path)
         .and_then(|conn| {
+            let pages: u64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+            if pages > 0 {
+                return Ok(());
+            }
             conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;")?;
             conn.execute_batch(SCHEMA)
         })
         .map_err(|e| StoreError::backend(format!("creating {}", path.display()), e))
 }
 
-/// After a trim: frees the file's unused pages once there are `at_free_pages` of them.
-fn shrink(conn: &rusqlite::Connection, at_free_pages: u64) -> rusqlite::Result<()> {
+/// One step of giving free pages back: `true` if at least `at_free_pages` were free (and a
+/// step ran), so another step may be due.
+fn shrink_step(conn: &rusqlite::Connection, at_free_pages: u64) -> rusqlite::Result<bool> {
     let free: u64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
     if free < at_free_pages.max(1) {
-        return Ok(());
+        return Ok(false);
     }
-    // Each step of the pragma frees pages; it must run to completion.
-    let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+    // Each row the pragma returns is one page freed; it must be stepped to completion.
+    // (A pragma's argument cannot be a bound parameter.)
+    let mut vacuum =
+        conn.prepare_cached(&format!("PRAGMA incremental_vacuum({SHRINK_STEP_PAGES})"))?;
     let mut rows = vacuum.query([])?;
     while rows.next()?.is_some() {}
-    Ok(())
+    Ok(true)
 }
 
 /// Longest an accept waits for room, or a search, cancel or update for the indexer, before
@@ -148,6 +156,8 @@ pub struct Journal {
     room_messages: Arc<Semaphore>,
     /// Highest `seq` indexed into `herald.db`.
     indexed: watch::Sender<i64>,
+    /// A [`Journal::shrink`] is running.
+    shrinking: AtomicBool,
 }
 
 impl Journal {
@@ -177,6 +187,7 @@ impl Journal {
             room_kib: Arc::new(Semaphore::new(free_kib as usize)),
             room_messages: Arc::new(Semaphore::new(free_messages as usize)),
             indexed: watch::channel(indexed).0,
+            shrinking: AtomicBool::new(false),
             options,
         }
     }
@@ -348,12 +359,39 @@ impl Journal {
         self.pending.lock().spilled
     }
 
-    /// The free pages at which a trim shrinks the file now: never while a large backlog
-    /// would have to be moved to do it.
+    /// The free pages at which the file is shrunk now: never while a large backlog would
+    /// have to be moved to do it.
     fn shrink_at(&self) -> Option<u64> {
         let free = self.room_kib.available_permits() as u64;
         let unindexed = (self.options.max_bytes / 1024).saturating_sub(free);
         (unindexed < SHRINK_BELOW_UNINDEXED_KIB).then_some(self.options.shrink_free_pages)
+    }
+
+    /// After a trim: gives free pages back in steps of [`SHRINK_STEP_PAGES`], each its own
+    /// job, until fewer than the threshold are free or a backlog builds up again. One
+    /// shrink runs at a time; later trims leave it to the running one.
+    pub(crate) async fn shrink(&self) {
+        if self.shrinking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        while let Some(at_free_pages) = self.shrink_at() {
+            let step = self
+                .db
+                .write(0, move |conn| {
+                    shrink_step(conn, at_free_pages)
+                        .map_err(|e| StoreError::backend("shrinking the journal", e))
+                })
+                .await;
+            match step {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(error = %herald_ports::error::error_chain(&e), "shrinking the journal");
+                    break;
+                }
+            }
+        }
+        self.shrinking.store(false, Ordering::Release);
     }
 }
 
