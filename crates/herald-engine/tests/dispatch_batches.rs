@@ -1,7 +1,9 @@
 //! The dispatcher groups tasks of one account into provider calls of up to the channel's
-//! `max_batch`, and maps each result back to its own delivery.
+//! `max_batch`, and maps each result back to its own delivery; it stops leasing while its
+//! results cannot be recorded.
 
 use async_trait::async_trait;
+use herald_domain::ResultEvent;
 use herald_domain::{ChannelKind, Outcome, TemplateContent, VariableSpec};
 use herald_embedded::{Embedded, EmbeddedOptions};
 use herald_engine::accept::{ReceiverInput, SendRequest};
@@ -10,7 +12,9 @@ use herald_engine::dispatch::PolicyChain;
 use herald_engine::manage::{AccountInput, AppInput, TemplateInput};
 use herald_engine::rate::LocalRateLimiter;
 use herald_engine::{Engine, EngineDeps, EngineSettings, Principal};
-use herald_ports::{AccountContext, Channel, OutboundMessage, SendResult};
+use herald_ports::{
+    AccountContext, Channel, OutboundMessage, QueueCommit, SendResult, Settle, StoreError,
+};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,19 +53,59 @@ impl Channel for BatchingChannel {
     }
 }
 
+/// A store whose first `failures` settles fail; records how many sends the channel had
+/// made at each failure.
+struct FailingSettle {
+    inner: Arc<dyn Settle>,
+    failures: Mutex<usize>,
+    channel: Arc<BatchingChannel>,
+    sent_at_failure: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl Settle for FailingSettle {
+    async fn settle(
+        &self,
+        events: Vec<ResultEvent>,
+        commit: QueueCommit,
+    ) -> Result<usize, StoreError> {
+        {
+            let mut failures = self.failures.lock();
+            if *failures > 0 {
+                *failures -= 1;
+                let sent = self.channel.calls.lock().iter().sum();
+                self.sent_at_failure.lock().push(sent);
+                return Err(StoreError::Unavailable("disk full (test)".into()));
+            }
+        }
+        self.inner.settle(events, commit).await
+    }
+}
+
 struct Setup {
     _dir: tempfile::TempDir,
     engine: Arc<Engine>,
     channel: Arc<BatchingChannel>,
     app: herald_domain::AppId,
+    failing: Arc<FailingSettle>,
 }
 
 async fn setup(rate: u32, settings: EngineSettings) -> Setup {
+    setup_failing(rate, settings, 0).await
+}
+
+async fn setup_failing(rate: u32, settings: EngineSettings, failures: usize) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = EmbeddedOptions::default();
     opts.db.durable = false;
     let store = Embedded::open(dir.path(), opts).unwrap();
     let channel = Arc::new(BatchingChannel::default());
+    let failing = Arc::new(FailingSettle {
+        inner: store.settle.clone(),
+        failures: Mutex::new(failures),
+        channel: channel.clone(),
+        sent_at_failure: Mutex::new(Vec::new()),
+    });
     let deps = EngineDeps {
         catalog: store.catalog.clone(),
         records: store.records.clone(),
@@ -72,7 +116,7 @@ async fn setup(rate: u32, settings: EngineSettings) -> Setup {
             .collect(),
         limiter: Arc::new(LocalRateLimiter::new()),
         keys: MasterKeys::new(("k", &MasterKeys::generate_key()), &[]).unwrap(),
-        settle: Some(store.settle.clone()),
+        settle: Some(failing.clone()),
     };
     let engine = Engine::new(deps, settings);
     let app = engine
@@ -120,6 +164,7 @@ async fn setup(rate: u32, settings: EngineSettings) -> Setup {
         engine,
         channel,
         app: app.id,
+        failing,
     }
 }
 
@@ -224,5 +269,35 @@ async fn a_slow_account_s_backlog_is_requeued_not_slept_past_its_lease() {
     assert!(
         deferred > 0,
         "the backlog beyond 300 ms of permits went back to the queue"
+    );
+}
+
+/// While settles fail (a full disk, say), the dispatcher leases nothing more: what it sent
+/// then could not be recorded and would be sent again once its lease ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_pauses_while_results_cannot_be_recorded() {
+    let settings = EngineSettings {
+        workers: 1,
+        receive_batch: 3,
+        ..EngineSettings::default()
+    };
+    // Three failed attempts: 50 + 100 + 200 ms of retrying.
+    let s = setup_failing(0, settings, 3).await;
+    let receivers: Vec<String> = (0..12).map(|i| format!("u{i}")).collect();
+    let refs: Vec<&str> = receivers.iter().map(String::as_str).collect();
+    let view = send_and_drain(&s, &refs).await;
+    assert!(
+        view.deliveries
+            .iter()
+            .all(|d| d.state.as_str() == "delivered")
+    );
+    let calls = s.channel.calls.lock().clone();
+    assert_eq!(calls.iter().sum::<usize>(), 12, "each sent once: {calls:?}");
+    let sent = s.failing.sent_at_failure.lock().clone();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    // At most the batch already leased when the first settle failed went out meanwhile.
+    assert!(
+        sent[2] <= sent[0] + 3,
+        "kept sending while settles failed: {sent:?}"
     );
 }

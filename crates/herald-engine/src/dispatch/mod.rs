@@ -34,9 +34,12 @@ pub async fn run(engine: Arc<Engine>, policies: PolicyChain, stop: watch::Receiv
     // Room for a whole settle's worth of finished tasks, so sending goes on while the
     // previous settle waits for its commit. With `workers * 4` (256), a settle that waited
     // ~120 ms behind the indexer's bulk commit stopped the workers after 256 more tasks:
-    // delivery ran at ~4,300/s while a backlog was being indexed, ~18,000/s after.
+    // delivery ran at ~3,200–4,300/s while a backlog was being indexed (~13,000/s now).
     let (done_tx, done_rx) = mpsc::channel::<Completion>(SETTLE_BATCH.max(workers * 4));
-    let committer = tokio::spawn(commit_loop(engine.clone(), done_rx));
+    // False while the committer retries a failed settle: leasing pauses, so no more is sent
+    // whose outcome cannot be recorded (it would be sent again after its lease).
+    let (settling_tx, settling) = watch::channel(true);
+    let committer = tokio::spawn(commit_loop(engine.clone(), done_rx, settling_tx));
     let pool = Arc::new(Semaphore::new(workers));
     let loops: Vec<_> = [Topic::Send, Topic::Retry]
         .into_iter()
@@ -47,6 +50,7 @@ pub async fn run(engine: Arc<Engine>, policies: PolicyChain, stop: watch::Receiv
                 policies.clone(),
                 pool.clone(),
                 done_tx.clone(),
+                settling.clone(),
                 stop.clone(),
             ))
         })
@@ -66,12 +70,17 @@ async fn receive_loop(
     policies: PolicyChain,
     pool: Arc<Semaphore>,
     done: mpsc::Sender<Completion>,
+    mut settling: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
     let batch = engine.settings.receive_batch.max(1);
     loop {
         if *stop.borrow() {
             break;
+        }
+        tokio::select! {
+            healthy = settling.wait_for(|healthy| *healthy) => if healthy.is_err() { break },
+            _ = stop.changed() => break,
         }
         // Wait for at least one free worker before leasing anything — but do not hold it
         // through the long poll: with few workers, the other topic's loop waiting on an
@@ -185,7 +194,11 @@ fn already_done(stored: Option<&StoredState>, task: &DeliveryTask) -> bool {
     }
 }
 
-async fn commit_loop(engine: Arc<Engine>, mut done: mpsc::Receiver<Completion>) {
+async fn commit_loop(
+    engine: Arc<Engine>,
+    mut done: mpsc::Receiver<Completion>,
+    settling: watch::Sender<bool>,
+) {
     let mut buf = Vec::with_capacity(1024);
     while done.recv_many(&mut buf, SETTLE_BATCH).await > 0 {
         let mut commit = QueueCommit::default();
@@ -222,6 +235,7 @@ async fn commit_loop(engine: Arc<Engine>, mut done: mpsc::Receiver<Completion>) 
                 }
                 None => engine.deps.queue.commit(commit.clone()).await,
             };
+            settling.send_replace(outcome.is_ok());
             match outcome {
                 Ok(()) => break,
                 Err(e) if attempt < 8 => {
@@ -230,6 +244,9 @@ async fn commit_loop(engine: Arc<Engine>, mut done: mpsc::Receiver<Completion>) 
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
                 Err(e) => {
+                    // Leasing resumes: the next settle tries again (and pauses it again if
+                    // the store is still failing).
+                    settling.send_replace(true);
                     tracing::error!(error = %e, "queue commit failed; the tasks will be redelivered after their lease")
                 }
             }
