@@ -26,7 +26,10 @@ impl Settle for EmbeddedSettle {
         commit: QueueCommit,
     ) -> Result<usize, StoreError> {
         let prepared = PreparedCommit::new(commit)?;
-        let events = records::PreparedEvents::new(events)?;
+        // Analyzing the text costs ~µs per event: not on an async worker.
+        let events = tokio::task::spawn_blocking(move || records::PreparedEvents::new(events))
+            .await
+            .map_err(|e| StoreError::backend("preparing result events", e))??;
         let items = prepared.items.max(events.len() as u64);
         self.queue
             .write_urgent(items, move |conn, tx| {
