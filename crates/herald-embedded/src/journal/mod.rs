@@ -86,11 +86,16 @@ pub(crate) fn create_file(path: &std::path::Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::backend(format!("creating {}", path.display()), e))
 }
 
-/// One step of giving free pages back: `true` if at least `at_free_pages` were free (and a
-/// step ran), so another step may be due.
+/// One step of giving free pages back once at least `at_free_pages` are free; `true` when
+/// it freed some and as many are still free, so another step is due. In a file without
+/// auto-vacuum (created by an earlier version) the pragma frees nothing, and this says so.
 fn shrink_step(conn: &rusqlite::Connection, at_free_pages: u64) -> rusqlite::Result<bool> {
-    let free: u64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
-    if free < at_free_pages.max(1) {
+    let free = |conn: &rusqlite::Connection| -> rusqlite::Result<u64> {
+        conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))
+    };
+    let at_free_pages = at_free_pages.max(1);
+    let before = free(conn)?;
+    if before < at_free_pages {
         return Ok(false);
     }
     // Each row the pragma returns is one page freed; it must be stepped to completion.
@@ -99,7 +104,8 @@ fn shrink_step(conn: &rusqlite::Connection, at_free_pages: u64) -> rusqlite::Res
         conn.prepare_cached(&format!("PRAGMA incremental_vacuum({SHRINK_STEP_PAGES})"))?;
     let mut rows = vacuum.query([])?;
     while rows.next()?.is_some() {}
-    Ok(true)
+    let after = free(conn)?;
+    Ok(after < before && after >= at_free_pages)
 }
 
 /// Longest an accept waits for room, or a search, cancel or update for the indexer, before
@@ -420,4 +426,62 @@ fn encode_entry(messages: &[Message], tasks: &[TaskEnvelope]) -> Result<Vec<u8>,
     serde_json::to_writer(&mut entry, &row)
         .map_err(|e| StoreError::backend("encoding a journal entry", e))?;
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file with `rows` rows of 4 KiB, then all deleted: their pages are free.
+    fn file_with_free_pages(
+        dir: &std::path::Path,
+        auto_vacuum: bool,
+        rows: i64,
+    ) -> rusqlite::Connection {
+        let path = dir.join(if auto_vacuum { "new.db" } else { "old.db" });
+        if auto_vacuum {
+            create_file(&path).unwrap();
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for seq in 0..rows {
+            conn.execute(
+                "INSERT INTO journal (seq, entry) VALUES (?1, zeroblob(4096))",
+                [seq],
+            )
+            .unwrap();
+        }
+        conn.execute("DELETE FROM journal", []).unwrap();
+        conn
+    }
+
+    fn free_pages(conn: &rusqlite::Connection) -> u64 {
+        conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn shrinking_goes_in_steps_and_stops_where_nothing_can_be_freed() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = file_with_free_pages(dir.path(), true, 3_000);
+        let free = free_pages(&conn);
+        assert!(free > SHRINK_STEP_PAGES, "{free} free pages");
+        assert!(
+            shrink_step(&conn, 100).unwrap(),
+            "more than one step's pages were free"
+        );
+        assert_eq!(free_pages(&conn), free - SHRINK_STEP_PAGES);
+        assert!(
+            !shrink_step(&conn, 100).unwrap(),
+            "the second step freed the rest"
+        );
+        assert_eq!(free_pages(&conn), 0);
+
+        // An earlier version's file: the pragma frees nothing, and no step is due again.
+        let old = file_with_free_pages(dir.path(), false, 300);
+        let free = free_pages(&old);
+        assert!(free >= 100);
+        assert!(!shrink_step(&old, 100).unwrap());
+        assert_eq!(free_pages(&old), free);
+    }
 }
