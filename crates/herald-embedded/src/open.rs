@@ -70,7 +70,7 @@ impl Embedded {
             options.db.clone(),
         )?;
         let journal_path = dir.join(Self::JOURNAL_FILE_NAME);
-        journal::create_file(&journal_path)?;
+        journal::file::create_file(&journal_path)?;
         // The journal's hot pages are few (rows are appended, and deleted once indexed);
         // rows are read back only when spilled or after a failure: small caches, two readers.
         let journal_db = Db::open(
