@@ -330,13 +330,30 @@ impl Queue for EmbeddedQueue {
         if deliveries.is_empty() {
             return Ok(0);
         }
-        if let Some(journal) = self.journal.get()
-            && journal.pending_deliveries() > 0
-        {
-            journal.caught_up().await?;
-        }
         let app = app.clone();
         let deliveries = deliveries.to_vec();
+        // A delivery still in the journal has no task to delete yet. Checked in the job
+        // itself, on the writer the indexer also writes through: deliveries already recorded
+        // are canceled at once, whatever backlog is still being indexed behind them.
+        let journal = self
+            .journal
+            .get()
+            .filter(|journal| journal.pending_deliveries() > 0);
+        if let Some(journal) = journal {
+            let (app, deliveries) = (app.clone(), deliveries.clone());
+            let canceled = self
+                .write(0, move |conn, tx| {
+                    if !crate::records::all_recorded(conn, &app, &deliveries)? {
+                        return Ok(None);
+                    }
+                    tx.cancel(conn, &app, &deliveries).map(Some)
+                })
+                .await?;
+            if let Some(canceled) = canceled {
+                return Ok(canceled);
+            }
+            journal.caught_up().await?;
+        }
         self.write(0, move |conn, tx| tx.cancel(conn, &app, &deliveries))
             .await
     }

@@ -410,3 +410,48 @@ async fn the_journal_file_shrinks_once_a_backlog_is_indexed() {
     }
     panic!("journal.db kept {pages} of the backlog's {backlog} pages");
 }
+
+/// A cancel of deliveries already indexed does not wait for a backlog still being indexed
+/// behind them (it used to wait for all of it, and answer 503 after 10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_of_indexed_deliveries_does_not_wait_for_the_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    let indexed_batch = accept_batch(&app, 3, None);
+    let ids: Vec<_> = indexed_batch.messages[0]
+        .deliveries
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    {
+        let herald = open(dir.path());
+        herald.intake.accept(indexed_batch).await.unwrap();
+        indexed(&herald).await;
+    }
+    // The indexer paused: this backlog stays unindexed.
+    let herald = open_with(dir.path(), true);
+    let backlog = accept_batch(&app, 2, None);
+    let unindexed: Vec<_> = backlog.messages[0]
+        .deliveries
+        .iter()
+        .map(|d| d.id.clone())
+        .collect();
+    herald.intake.accept(backlog).await.unwrap();
+    assert_eq!(herald.journal.pending_deliveries(), 2);
+
+    let canceled = tokio::time::timeout(Duration::from_secs(2), herald.queue.cancel(&app, &ids))
+        .await
+        .expect("the cancel waited for the backlog")
+        .unwrap();
+    assert_eq!(canceled, 3);
+    // Deliveries still in the journal do wait (and, with the indexer paused, give up).
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(300),
+        herald.queue.cancel(&app, &unindexed),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "an unindexed delivery's cancel did not wait"
+    );
+}

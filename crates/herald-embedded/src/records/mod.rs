@@ -22,6 +22,7 @@ mod schema;
 mod search;
 mod write;
 
+pub(crate) use read::all_recorded;
 pub(crate) use schema::FLUSH_PENDING;
 pub use schema::SCHEMA;
 pub(crate) use write::{PreparedEvents, apply_events, insert_accepted};

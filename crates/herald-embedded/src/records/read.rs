@@ -299,6 +299,24 @@ pub(super) fn awaiting_receipts(
     Ok(out)
 }
 
+/// Whether every one of `deliveries` (distinct ids) of `app` is recorded, i.e. indexed: the
+/// indexer writes a delivery's record and its queue task in one transaction.
+pub(crate) fn all_recorded(
+    conn: &Connection,
+    app: &AppId,
+    deliveries: &[DeliveryId],
+) -> Result<bool, StoreError> {
+    let ids = serde_json::Value::from(deliveries.iter().map(|d| d.as_str()).collect::<Vec<_>>());
+    let found: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM deliveries \
+             WHERE id IN (SELECT value FROM json_each(?1)) AND app_id = ?2",
+        )
+        .and_then(|mut s| s.query_row(params![ids.to_string(), app.as_str()], |r| r.get(0)))
+        .map_err(sql_err("checking deliveries are recorded"))?;
+    Ok(found as usize == deliveries.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
