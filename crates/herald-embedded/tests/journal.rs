@@ -455,3 +455,31 @@ async fn a_cancel_of_indexed_deliveries_does_not_wait_for_the_backlog() {
         "an unindexed delivery's cancel did not wait"
     );
 }
+
+/// A backlog recovered under larger limits than the node now has does not raise them: once
+/// it is indexed, the free room is the new limit, not what the backlog held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_recovered_under_larger_limits_leaves_the_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    {
+        let herald = open_with(dir.path(), true);
+        for _ in 0..20 {
+            herald
+                .intake
+                .accept(accept_batch(&app, 250, None))
+                .await
+                .unwrap();
+        }
+    }
+    let limits = JournalOptions {
+        max_bytes: 64 * 1024,
+        max_messages: 5,
+        ..JournalOptions::default()
+    };
+    let herald = open_journal(dir.path(), false, limits);
+    indexed(&herald).await;
+    assert_eq!(herald.queue.stats().await.unwrap().send, 5_000);
+    let free = herald.journal.free_room();
+    assert_eq!((free.kib, free.messages), (64, 5));
+}

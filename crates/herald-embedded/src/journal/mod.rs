@@ -120,6 +120,8 @@ pub struct Journal {
     indexed: watch::Sender<i64>,
     /// A [`Journal::shrink`] is running.
     shrinking: AtomicBool,
+    /// Room held beyond the limits by a backlog recovered under larger ones (see `new`).
+    overdrawn: Mutex<Room>,
 }
 
 impl Journal {
@@ -136,8 +138,15 @@ impl Journal {
             .batches
             .iter()
             .fold((0, 0), |(k, m), b| (k + b.room.kib, m + b.room.messages));
-        let free_kib = (options.max_bytes / 1024).saturating_sub(kib);
+        let max_kib = options.max_bytes / 1024;
+        let free_kib = max_kib.saturating_sub(kib);
         let free_messages = options.max_messages.saturating_sub(messages);
+        // A backlog recovered under a larger limit than this one holds more room than
+        // there is: what it holds beyond the limit is not given back as it is indexed.
+        let overdrawn = Room {
+            kib: kib.saturating_sub(max_kib),
+            messages: messages.saturating_sub(options.max_messages),
+        };
         db.stats()
             .unindexed
             .store(recovered.deliveries, Ordering::Relaxed);
@@ -150,6 +159,7 @@ impl Journal {
             room_messages: Arc::new(Semaphore::new(free_messages as usize)),
             indexed: watch::channel(indexed).0,
             shrinking: AtomicBool::new(false),
+            overdrawn: Mutex::new(overdrawn),
             options,
         }
     }
@@ -244,8 +254,29 @@ impl Journal {
 
     /// Gives back the room of indexed accepts.
     fn free(&self, room: Room) {
+        let room = {
+            let mut overdrawn = self.overdrawn.lock();
+            let repaid = Room {
+                kib: room.kib.min(overdrawn.kib),
+                messages: room.messages.min(overdrawn.messages),
+            };
+            overdrawn.kib -= repaid.kib;
+            overdrawn.messages -= repaid.messages;
+            Room {
+                kib: room.kib - repaid.kib,
+                messages: room.messages - repaid.messages,
+            }
+        };
         self.room_kib.add_permits(room.kib as usize);
         self.room_messages.add_permits(room.messages as usize);
+    }
+
+    /// Room free now for unindexed accepts (for tests and metrics).
+    pub fn free_room(&self) -> Room {
+        Room {
+            kib: self.room_kib.available_permits() as u64,
+            messages: self.room_messages.available_permits() as u64,
+        }
     }
 
     /// The view of a message that is journaled but not yet indexed: from memory, or read
