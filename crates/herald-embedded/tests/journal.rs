@@ -366,6 +366,20 @@ async fn a_burst_past_the_memory_budget_drains() {
     assert_eq!(herald.queue.stats().await.unwrap().send, 10_000);
 }
 
+/// Accepts `batches` of 250 receivers with the indexer paused and closes the backend: the
+/// next open recovers them as a backlog.
+async fn leave_unindexed(dir: &std::path::Path, batches: usize) {
+    let app = AppId::generate();
+    let herald = open_with(dir, true);
+    for _ in 0..batches {
+        herald
+            .intake
+            .accept(accept_batch(&app, 250, None))
+            .await
+            .unwrap();
+    }
+}
+
 /// `journal.db`'s size in pages, as a reader sees it (committed rows in the WAL included).
 fn journal_pages(dir: &std::path::Path) -> u64 {
     let path = dir.join(Embedded::JOURNAL_FILE_NAME);
@@ -379,17 +393,7 @@ fn journal_pages(dir: &std::path::Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_journal_file_shrinks_once_a_backlog_is_indexed() {
     let dir = tempfile::tempdir().unwrap();
-    let app = AppId::generate();
-    {
-        let herald = open_with(dir.path(), true);
-        for _ in 0..40 {
-            herald
-                .intake
-                .accept(accept_batch(&app, 250, None))
-                .await
-                .unwrap();
-        }
-    }
+    leave_unindexed(dir.path(), 40).await;
     let backlog = journal_pages(dir.path());
     assert!(backlog > 200, "the backlog took only {backlog} pages");
     let limits = JournalOptions {
@@ -461,17 +465,7 @@ async fn a_cancel_of_indexed_deliveries_does_not_wait_for_the_backlog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_recovered_under_larger_limits_leaves_the_new_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let app = AppId::generate();
-    {
-        let herald = open_with(dir.path(), true);
-        for _ in 0..20 {
-            herald
-                .intake
-                .accept(accept_batch(&app, 250, None))
-                .await
-                .unwrap();
-        }
-    }
+    leave_unindexed(dir.path(), 20).await;
     let limits = JournalOptions {
         max_bytes: 64 * 1024,
         max_messages: 5,
