@@ -79,6 +79,9 @@ pub struct CommitStats {
     pub commit_nanos: AtomicU64,
     /// Deliveries journaled but not yet indexed (a gauge kept by `journal`).
     pub unindexed: AtomicU64,
+    /// Journaled accepts the indexer had to set aside: rows it could not read back (moved
+    /// to `journal_unreadable`) or found missing (kept by `journal`).
+    pub set_aside: AtomicU64,
 }
 
 impl CommitStats {

@@ -110,4 +110,10 @@ impl Embedded {
             db,
         })
     }
+
+    /// Starts the indexer of a backend opened with [`EmbeddedOptions::pause_indexer`] (tests
+    /// that change `journal.db` between the open and the indexing).
+    pub fn start_indexer(&self) {
+        journal::spawn_indexer(&self.journal, &self.queue);
+    }
 }

@@ -97,6 +97,11 @@ fn commit_metrics(out: &mut String, stats: &CommitStats, journal: Option<&Commit
             journal.fsyncs(),
         );
         counter(
+            "herald_journal_set_aside_total",
+            "Journaled accepts set aside unindexed: rows that could not be read back (kept in journal.db's journal_unreadable table) or were missing. Alert on any.",
+            journal.set_aside.load(Ordering::Relaxed),
+        );
+        counter(
             "herald_journal_items_total",
             "Deliveries made durable by the accept journal (accepts without an idempotency key).",
             journal.items(),

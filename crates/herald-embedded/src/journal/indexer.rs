@@ -7,7 +7,8 @@
 //! flight the next accepts gather, so the batch grows with the load. When it reaches
 //! accepts that are not in memory — spilled ones, or ones whose transaction failed — it
 //! reads the next stretch of them back from `journal.db` first. A failed transaction is
-//! logged and retried after a pause (growing to 5 s).
+//! logged and retried after a pause (growing to 5 s). A row that cannot be read back is
+//! set aside (`set_aside`), so one bad row does not stop every accept behind it.
 
 use super::pending::{JournalOptions, PendingSet, Room};
 use super::{Entry, Journal, Pending};
@@ -211,11 +212,9 @@ impl Journal {
         let freed = {
             let mut set = self.pending.lock();
             let freed = set.indexed(seq);
-            let unindexed = &self.db.stats().unindexed;
-            unindexed.store(set.deliveries, std::sync::atomic::Ordering::Relaxed);
+            self.settled(&set, seq);
             freed
         };
-        self.indexed.send_replace(seq);
         self.free(freed);
     }
 }
@@ -229,29 +228,55 @@ fn indexed_mark(conn: &Connection) -> Result<i64, StoreError> {
 }
 
 /// Reads the pending accepts with `first <= seq <= last` back from the journal into memory.
+/// A row that cannot be decoded, or a pending accept whose row is gone, is set aside
+/// ([`Journal::set_aside`]) rather than read again forever.
 async fn load(journal: &Arc<Journal>, first: i64, last: i64) -> Result<(), StoreError> {
     let rows = journal
         .db
-        .read(move |conn| {
-            Ok(read_rows(conn, first - 1, Some(last))?
-                .into_iter()
-                .map(|(seq, _, entry)| (seq, entry.into_parts()))
-                .collect::<Vec<_>>())
-        })
+        .read(move |conn| read_rows(conn, first - 1, Some(last)))
         .await?;
-    let mut set = journal.pending.lock();
-    for (seq, (messages, tasks)) in rows {
-        set.load(seq, messages, tasks);
+    let mut unreadable = Vec::new();
+    let missing = {
+        let mut set = journal.pending.lock();
+        for row in rows {
+            match row.entry {
+                Ok(entry) => {
+                    let (messages, tasks) = entry.into_parts();
+                    set.load(row.seq, messages, tasks);
+                }
+                Err(error) => unreadable.push((row.seq, error)),
+            }
+        }
+        set.without_work(first, last)
+            .into_iter()
+            .filter(|seq| !unreadable.iter().any(|(bad, _)| bad == seq))
+            .collect::<Vec<_>>()
+    };
+    for (seq, error) in unreadable {
+        journal.set_aside(seq, Some(error)).await?;
+    }
+    for seq in missing {
+        journal.set_aside(seq, None).await?;
     }
     Ok(())
 }
 
-/// Journal rows with `after < seq <= until` — `seq`, size in bytes, decoded — in `seq` order.
+/// One journal row as read back: its `seq`, size in bytes, and the entry or why it could
+/// not be decoded.
+pub(super) struct Row {
+    pub seq: i64,
+    pub bytes: usize,
+    pub entry: Result<Entry, String>,
+}
+
+/// Journal rows with `after < seq <= until`, in `seq` order. A row that does not decode is
+/// returned with its error, not as the whole read's failure: one bad row must not hide
+/// the others.
 pub(super) fn read_rows(
     conn: &Connection,
     after: i64,
     until: Option<i64>,
-) -> Result<Vec<(i64, usize, Entry)>, StoreError> {
+) -> Result<Vec<Row>, StoreError> {
     let mut select = conn
         .prepare_cached("SELECT seq, entry FROM journal WHERE seq > ?1 AND seq <= ?2 ORDER BY seq")
         .map_err(|e| StoreError::backend("reading the journal", e))?;
@@ -263,9 +288,13 @@ pub(super) fn read_rows(
     let mut entries = Vec::new();
     for row in rows {
         let (seq, bytes) = row.map_err(|e| StoreError::backend("reading the journal", e))?;
-        let entry: Entry = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("journal entry {seq}: {e}")))?;
-        entries.push((seq, bytes.len(), entry));
+        let entry = serde_json::from_slice::<Entry>(&bytes)
+            .map_err(|e| format!("journal entry {seq} does not decode: {e}"));
+        entries.push(Row {
+            seq,
+            bytes: bytes.len(),
+            entry,
+        });
     }
     Ok(entries)
 }
@@ -302,27 +331,52 @@ pub(crate) fn recover(
         })
         .map_err(|e| StoreError::backend("reading the journal", e))?;
     for seq in seqs.drain(..) {
-        for (seq, bytes, entry) in read_rows(&conn, seq - 1, Some(seq))? {
-            let deliveries = entry.deliveries();
-            let room = Room::of(bytes, entry.messages.len(), options);
-            let message_ids = entry.messages.iter().map(|m| m.id.clone()).collect();
-            let (messages, work) = if recovered.spills(deliveries, options.memory_deliveries) {
-                (None, None)
-            } else {
-                let (messages, tasks) = entry.into_parts();
-                (Some(Arc::new(messages)), Some(tasks))
-            };
-            let pending = Pending {
-                seq,
-                message_ids,
-                deliveries,
-                room,
-                messages,
-                work,
+        for row in read_rows(&conn, seq - 1, Some(seq))? {
+            let pending = match row.entry {
+                Ok(entry) => {
+                    let deliveries = entry.deliveries();
+                    let room = Room::of(row.bytes, entry.messages.len(), options);
+                    let message_ids = entry.messages.iter().map(|m| m.id.clone()).collect();
+                    let (messages, work) =
+                        if recovered.spills(deliveries, options.memory_deliveries) {
+                            (None, None)
+                        } else {
+                            let (messages, tasks) = entry.into_parts();
+                            (Some(Arc::new(messages)), Some(tasks))
+                        };
+                    Pending {
+                        seq,
+                        message_ids,
+                        deliveries,
+                        room,
+                        messages,
+                        work,
+                    }
+                }
+                // Kept as a spilled accept of nothing: the indexer reads it again and sets
+                // it aside, so one bad row neither fails the open nor stops indexing.
+                Err(error) => {
+                    tracing::error!(seq, error, "a journaled accept does not decode");
+                    Pending {
+                        seq,
+                        message_ids: Box::new([]),
+                        deliveries: 0,
+                        room: Room::of(row.bytes, 0, options),
+                        messages: None,
+                        work: None,
+                    }
+                }
             };
             recovered.push(pending, options.memory_deliveries);
         }
     }
+    // A `seq` is never reused, also not one whose row was set aside (`set_aside`).
+    let set_aside: Option<i64> = conn
+        .query_row("SELECT max(seq) FROM journal_unreadable", [], |row| {
+            row.get(0)
+        })
+        .map_err(|e| StoreError::backend("reading the journal", e))?;
+    recovered.appended = recovered.appended.max(set_aside.unwrap_or(0));
     if !recovered.batches.is_empty() {
         tracing::info!(
             accepts = recovered.batches.len(),

@@ -33,6 +33,7 @@
 pub(crate) mod file;
 mod indexer;
 mod pending;
+mod set_aside;
 
 pub(crate) use indexer::{recover, spawn as spawn_indexer};
 pub use pending::{JournalOptions, Room};
@@ -53,6 +54,12 @@ pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS journal (
     seq   INTEGER PRIMARY KEY,
     entry BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal_unreadable (
+    seq          INTEGER PRIMARY KEY,
+    entry        BLOB NOT NULL,
+    error        TEXT NOT NULL,
+    set_aside_ms INTEGER NOT NULL
 );
 ";
 
@@ -134,6 +141,8 @@ impl Journal {
         options: JournalOptions,
     ) -> Self {
         recovered.appended = recovered.appended.max(indexed);
+        // Accepts set aside in an earlier run (`set_aside`) are not waited for.
+        let settled = recovered.settled_through().max(indexed);
         let (kib, messages) = recovered
             .batches
             .iter()
@@ -157,7 +166,7 @@ impl Journal {
             appended: Arc::new(Notify::new()),
             room_kib: Arc::new(Semaphore::new(free_kib as usize)),
             room_messages: Arc::new(Semaphore::new(free_messages as usize)),
-            indexed: watch::channel(indexed).0,
+            indexed: watch::channel(settled).0,
             shrinking: AtomicBool::new(false),
             overdrawn: Mutex::new(overdrawn),
             options,
@@ -299,9 +308,10 @@ impl Journal {
             .read(move |conn| indexer::read_rows(conn, seq - 1, Some(seq)))
             .await?;
         let (app, id) = (app.clone(), id.clone());
-        Ok(rows
-            .into_iter()
-            .find_map(|(_, _, entry)| pending::view_in(&entry.messages, &app, &id)))
+        Ok(rows.into_iter().find_map(|row| {
+            let entry = row.entry.ok()?;
+            pending::view_in(&entry.messages, &app, &id)
+        }))
     }
 
     /// Whether any of these messages is journaled but not yet indexed.

@@ -161,6 +161,42 @@ impl PendingSet {
         freed
     }
 
+    /// Takes one accept out of the backlog without indexing it (its row is unreadable or
+    /// gone); returns the room it held.
+    pub fn remove(&mut self, seq: i64) -> Option<Room> {
+        let at = self.batches.binary_search_by_key(&seq, |b| b.seq).ok()?;
+        let gone = self.batches.remove(at)?;
+        self.deliveries -= gone.deliveries;
+        if gone.messages.is_some() {
+            self.in_memory -= gone.deliveries;
+        } else {
+            self.spilled -= 1;
+        }
+        for id in gone.message_ids.iter() {
+            self.by_message.remove(id);
+        }
+        Some(gone.room)
+    }
+
+    /// The accepts with `first <= seq <= last` whose tasks are not in memory.
+    pub fn without_work(&self, first: i64, last: i64) -> Vec<i64> {
+        self.batches
+            .iter()
+            .skip_while(|b| b.seq < first)
+            .take_while(|b| b.seq <= last)
+            .filter(|b| b.work.is_none())
+            .map(|b| b.seq)
+            .collect()
+    }
+
+    /// Every accept up to this `seq` is indexed or set aside: nothing before the first
+    /// pending one is left to wait for.
+    pub fn settled_through(&self) -> i64 {
+        self.batches
+            .front()
+            .map_or(self.appended, |first| first.seq - 1)
+    }
+
     /// The journal `seq` of an unindexed message and, if held in memory, its view.
     pub fn find(
         &self,
