@@ -13,7 +13,6 @@ pub mod views;
 
 use axum::Router;
 use herald_engine::Engine;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -55,18 +54,22 @@ pub fn router(state: ApiState, body_limit: usize) -> Router {
 /// Every connection gets `TCP_NODELAY`: a response must leave when it is written, not wait
 /// (Nagle) for the ACK of the previous segment, which a client delaying its ACKs holds for up
 /// to 40 ms.
-pub async fn serve(
+pub fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY refused on an accepted connection");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    shutdown: herald_ports::BoxFuture<'static, ()>,
+) -> herald_ports::BoxFuture<'static, std::io::Result<()>> {
+    // Boxed, with a boxed `shutdown`: the HTTP server's code is compiled once, here, not in
+    // every crate that serves (see `herald_ports::BoxFuture`).
+    Box::pin(async move {
+        use axum::serve::ListenerExt as _;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY refused on an accepted connection");
+            }
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    })
 }

@@ -82,8 +82,18 @@ impl herald_ports::AccountDirectory for Engine {
 /// Polls providers for the receipts of `sent` deliveries that got none pushed: every
 /// `every`, deliveries sent more than `after` ago (and less than three days ago) are asked
 /// about through their channel's [`Channel::poll_receipts`](herald_ports::Channel), and what
-/// comes back is recorded like a pushed receipt. Runs until `stop` turns true.
-pub async fn poll_loop(
+/// comes back is recorded like a pushed receipt. Runs until `stop` turns true (boxed: see
+/// [`BoxFuture`](herald_ports::BoxFuture)).
+pub fn poll_loop(
+    engine: std::sync::Arc<Engine>,
+    every: std::time::Duration,
+    after: std::time::Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> herald_ports::BoxFuture<'static, ()> {
+    Box::pin(poll_receipts(engine, every, after, stop))
+}
+
+async fn poll_receipts(
     engine: std::sync::Arc<Engine>,
     every: std::time::Duration,
     after: std::time::Duration,

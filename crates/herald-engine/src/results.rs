@@ -10,8 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Runs until `stop` turns true and the result topic is empty.
-pub async fn run(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
+/// Runs until `stop` turns true and the result topic is empty (boxed: see
+/// [`BoxFuture`](herald_ports::BoxFuture)).
+pub fn run(
+    engine: Arc<Engine>,
+    stop: watch::Receiver<bool>,
+) -> herald_ports::BoxFuture<'static, ()> {
+    Box::pin(consume(engine, stop))
+}
+
+async fn consume(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     let queue = &engine.deps.queue;
     loop {
         let stopping = *stop.borrow();

@@ -43,3 +43,10 @@ pub use records::{
 };
 pub use settle::Settle;
 pub use token::{CachedToken, TokenCache};
+
+/// A boxed, sendable future. Long-running loops and the server's start are handed out this
+/// way on purpose: an `async fn`'s state machine is compiled in the crate that polls it
+/// concretely, so returning `impl Future` made the binary crate compile the whole server
+/// (43 s, alone at the end of a clean release build); boxed, each crate compiles its own,
+/// in parallel with the others (BENCHMARKS.md, Build).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -176,8 +176,16 @@ impl RunningServer {
     }
 }
 
-/// Opens everything and starts serving on `listener`.
-pub async fn start(
+/// Opens everything and starts serving on `listener` (boxed: see
+/// [`BoxFuture`](herald_ports::BoxFuture); this is the whole server's state machine).
+pub fn start(
+    options: ServerOptions,
+    listener: tokio::net::TcpListener,
+) -> herald_ports::BoxFuture<'static, anyhow::Result<RunningServer>> {
+    Box::pin(open_and_serve(options, listener))
+}
+
+async fn open_and_serve(
     options: ServerOptions,
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<RunningServer> {
@@ -313,9 +321,13 @@ async fn run(
     ));
 
     let mut api_stop = stop.clone();
-    let served = herald_api::serve(listener, app, async move {
-        let _ = api_stop.wait_for(|s| *s).await;
-    })
+    let served = herald_api::serve(
+        listener,
+        app,
+        Box::pin(async move {
+            let _ = api_stop.wait_for(|s| *s).await;
+        }),
+    )
     .await;
     state.set_ready(false);
     tracing::info!("HTTP server stopped; draining workers");

@@ -25,9 +25,13 @@ pub async fn run(listen: SocketAddr, config_path: Option<PathBuf>) -> anyhow::Re
     );
     let app = herald_server::sim_router(SimState::new(config));
     // The API's serve: TCP_NODELAY on every connection, like a provider's front end.
-    herald_api::serve(listener, app, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    herald_api::serve(
+        listener,
+        app,
+        Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }),
+    )
     .await
     .context("simulator server failed")
 }

@@ -28,8 +28,17 @@ use tokio::sync::{Semaphore, mpsc, watch};
 /// Most finished tasks one settle commits.
 const SETTLE_BATCH: usize = 4096;
 
-/// Runs until `stop` turns true, then drains in-flight work and returns.
-pub async fn run(engine: Arc<Engine>, policies: PolicyChain, stop: watch::Receiver<bool>) {
+/// Runs until `stop` turns true, then drains in-flight work and returns (boxed: see
+/// [`BoxFuture`](herald_ports::BoxFuture)).
+pub fn run(
+    engine: Arc<Engine>,
+    policies: PolicyChain,
+    stop: watch::Receiver<bool>,
+) -> herald_ports::BoxFuture<'static, ()> {
+    Box::pin(dispatch(engine, policies, stop))
+}
+
+async fn dispatch(engine: Arc<Engine>, policies: PolicyChain, stop: watch::Receiver<bool>) {
     let workers = engine.settings.workers.max(1);
     // Room for a whole settle's worth of finished tasks, so sending goes on while the
     // previous settle waits for its commit. With `workers * 4` (256), a settle that waited

@@ -89,7 +89,11 @@ pub struct LoadArgs {
 }
 
 /// Runs a scenario or helper, or the free-form load, and prints what it measured.
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub fn run(args: BenchArgs) -> herald_ports::BoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(run_bench(args))
+}
+
+async fn run_bench(args: BenchArgs) -> anyhow::Result<()> {
     match args.scenario {
         Some(scenario) => scenario::run(*scenario).await,
         None => run_load(args.load).await,
