@@ -35,8 +35,16 @@ pub struct NatsQueue {
 }
 
 impl NatsQueue {
-    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`) and opens the queue.
-    pub async fn connect(url: &str, options: NatsQueueOptions) -> Result<Self, StoreError> {
+    /// Connects to `url` (e.g. `nats://127.0.0.1:4222`) and opens the queue (boxed: see
+    /// [`BoxFuture`](herald_ports::BoxFuture); the NATS client is compiled here).
+    pub fn connect(
+        url: &str,
+        options: NatsQueueOptions,
+    ) -> herald_ports::BoxFuture<'_, Result<Self, StoreError>> {
+        Box::pin(Self::connect_and_open(url, options))
+    }
+
+    async fn connect_and_open(url: &str, options: NatsQueueOptions) -> Result<Self, StoreError> {
         options.validate()?;
         let client = async_nats::ConnectOptions::new()
             .name("herald")

@@ -83,8 +83,12 @@ const PG_LOCK_KEY: i64 = 0x4845_5241_4c44; // "HERALD"
 const MYSQL_LOCK_WAIT_SECONDS: i64 = 120;
 
 /// Brings the schema to the latest version; returns the versions applied by this call
-/// (empty when it was already current).
-pub async fn migrate(db: &SqlDb) -> Result<Vec<i64>, StoreError> {
+/// (empty when it was already current). Boxed: see [`BoxFuture`](herald_ports::BoxFuture).
+pub fn migrate(db: &SqlDb) -> herald_ports::BoxFuture<'_, Result<Vec<i64>, StoreError>> {
+    Box::pin(bring_up_to_date(db))
+}
+
+async fn bring_up_to_date(db: &SqlDb) -> Result<Vec<i64>, StoreError> {
     match (db.postgres(), db.mysql()) {
         (Some(pool), _) => {
             let mut conn = pool.acquire().await.map_err(db_err("migrate: connect"))?;

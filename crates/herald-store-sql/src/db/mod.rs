@@ -65,8 +65,16 @@ enum Pool {
 }
 
 impl SqlDb {
-    /// Connects to `postgres://…` / `postgresql://…` or `mysql://…` / `mariadb://…`.
-    pub async fn connect(url: &str, options: &SqlOptions) -> Result<Self, StoreError> {
+    /// Connects to `postgres://…` / `postgresql://…` or `mysql://…` / `mariadb://…` (boxed:
+    /// see [`BoxFuture`](herald_ports::BoxFuture); sqlx's pool is compiled here).
+    pub fn connect<'a>(
+        url: &'a str,
+        options: &'a SqlOptions,
+    ) -> herald_ports::BoxFuture<'a, Result<Self, StoreError>> {
+        Box::pin(Self::open_pool(url, options))
+    }
+
+    async fn open_pool(url: &str, options: &SqlOptions) -> Result<Self, StoreError> {
         let dialect = Self::dialect_of(url)?;
         let unavailable = |e: SqlxError| StoreError::Unavailable(format!("connecting: {e}"));
         let pool = match dialect {
