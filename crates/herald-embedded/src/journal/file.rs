@@ -1,4 +1,5 @@
-//! `journal.db` as a file: created with incremental auto-vacuum, and shrunk after a burst.
+//! `journal.db` as a file: created with incremental auto-vacuum (an earlier version's file
+//! converted at open while it holds little), and shrunk after a burst.
 //!
 //! A drained backlog leaves its pages free; without giving them back the file would stay at
 //! the burst's high-water mark (up to `storage.journal_max_mb`). Shrinking runs in small
@@ -17,17 +18,36 @@ const SHRINK_BELOW_UNINDEXED_KIB: u64 = 16 * 1024;
 /// so accepts committing meanwhile never wait for more than one step.
 const SHRINK_STEP_PAGES: u64 = 2048;
 
+/// Live pages (4 KiB) up to which a file created by an earlier version, without
+/// auto-vacuum, is converted at open: the `VACUUM` that converts it copies the live pages,
+/// so it is quick while they are few (it skips free ones, however many).
+const CONVERT_BELOW_LIVE_PAGES: u64 = 4096;
+
 /// Sets up a new (empty) `journal.db` with incremental auto-vacuum, which must be set before
-/// its first table and before WAL mode. A file created by an earlier version keeps its mode.
+/// its first table and before WAL mode. A file created by an earlier version, without it,
+/// is converted when it holds little (after a clean stop it holds nothing); otherwise it
+/// keeps its mode until a later start.
 pub(crate) fn create_file(path: &std::path::Path) -> Result<(), StoreError> {
     rusqlite::Connection::open(path)
         .and_then(|conn| {
             let pages: u64 = conn.query_row("PRAGMA page_count", [], |row| row.get(0))?;
-            if pages > 0 {
-                return Ok(());
+            if pages == 0 {
+                conn.execute_batch(
+                    "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;",
+                )?;
+                return conn.execute_batch(SCHEMA);
             }
-            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;")?;
-            conn.execute_batch(SCHEMA)
+            let mode: u64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+            let free: u64 = conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+            let live = pages.saturating_sub(free);
+            if mode == 0 && live <= CONVERT_BELOW_LIVE_PAGES {
+                conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+                tracing::info!(
+                    freed_pages = free,
+                    "journal.db converted to incremental auto-vacuum (created by an earlier version)"
+                );
+            }
+            Ok(())
         })
         .map_err(|e| StoreError::backend(format!("creating {}", path.display()), e))
 }
@@ -146,5 +166,53 @@ mod tests {
         assert!(free >= 100);
         assert!(!shrink_step(&old, 100).unwrap());
         assert_eq!(free_pages(&old), free);
+    }
+
+    fn auto_vacuum(conn: &rusqlite::Connection) -> u64 {
+        conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_earlier_versions_file_is_converted_when_it_holds_little() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = file_with_free_pages(dir.path(), false, 300);
+        old.execute("INSERT INTO journal (seq, entry) VALUES (7, x'7b7d')", [])
+            .unwrap();
+        old.execute_batch("PRAGMA journal_mode = WAL").unwrap();
+        drop(old);
+        let path = dir.path().join("old.db");
+        create_file(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(auto_vacuum(&conn), 2, "INCREMENTAL");
+        assert_eq!(free_pages(&conn), 0, "the VACUUM gave the free pages back");
+        let row: Vec<u8> = conn
+            .query_row("SELECT entry FROM journal WHERE seq = 7", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(row, b"{}", "rows survive the conversion");
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+
+        // One with more live rows than a quick VACUUM copies keeps its mode.
+        let big = dir.path().join("big.db");
+        let conn = rusqlite::Connection::open(&big).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        for seq in 0..(CONVERT_BELOW_LIVE_PAGES as i64 + 100) {
+            conn.execute(
+                "INSERT INTO journal (seq, entry) VALUES (?1, zeroblob(4096))",
+                [seq],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+        drop(conn);
+        create_file(&big).unwrap();
+        let conn = rusqlite::Connection::open(&big).unwrap();
+        assert_eq!(auto_vacuum(&conn), 0, "left as it was");
     }
 }
