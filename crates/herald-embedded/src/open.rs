@@ -112,7 +112,8 @@ impl Embedded {
     }
 
     /// Starts the indexer of a backend opened with [`EmbeddedOptions::pause_indexer`] (tests
-    /// that change `journal.db` between the open and the indexing).
+    /// that change `journal.db` between the open and the indexing); does nothing when it
+    /// runs already.
     pub fn start_indexer(&self) {
         journal::spawn_indexer(&self.journal, &self.queue);
     }

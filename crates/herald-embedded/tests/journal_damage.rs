@@ -149,7 +149,7 @@ async fn an_accept_whose_row_is_gone_does_not_stop_the_indexer() {
         memory_deliveries: 5,
         ..JournalOptions::default()
     };
-    let herald = open_journal(dir.path(), true, limits);
+    let herald = open_journal(dir.path(), true, limits.clone());
     assert_eq!(herald.journal.spilled_accepts(), 3);
     journal(dir.path())
         .execute("DELETE FROM journal WHERE seq = ?1", [seqs[2]])
@@ -159,4 +159,45 @@ async fn an_accept_whose_row_is_gone_does_not_stop_the_indexer() {
     herald.queue.loaded().await;
     assert_eq!(herald.queue.stats().await.unwrap().send, 15);
     assert_eq!(herald.journal.stats().set_aside.load(Ordering::Relaxed), 1);
+    // Its room is given back with the others', and nothing is left counted as spilled.
+    assert_eq!(herald.journal.spilled_accepts(), 0);
+    let free = herald.journal.free_room();
+    assert_eq!(
+        (free.kib, free.messages),
+        (limits.max_bytes / 1024, limits.max_messages)
+    );
+}
+
+/// A backlog that mostly does not decode is what an older version sees of a newer one's:
+/// the open fails and says why, rather than setting every accept aside. The documented way
+/// to give them up (decision 0018) then lets it open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_that_mostly_does_not_decode_fails_the_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    let seqs = leave_unindexed(dir.path(), &app, 3).await;
+    for &seq in &seqs[1..] {
+        corrupt(dir.path(), seq);
+    }
+    let opened = Embedded::open(dir.path(), common::options(true));
+    let Err(error) = opened else {
+        panic!("the open set a whole backlog aside")
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("2 of the 3 unindexed accepts"),
+        "{message}"
+    );
+    assert!(message.contains("newer version"), "{message}");
+
+    journal(dir.path())
+        .execute_batch(
+            "INSERT INTO journal_unreadable \
+             SELECT seq, entry, 'set aside by hand', 0 FROM journal; DELETE FROM journal;",
+        )
+        .unwrap();
+    let herald = open(dir.path());
+    herald.queue.loaded().await;
+    assert_eq!(herald.journal.pending_deliveries(), 0);
+    assert_eq!(herald.queue.stats().await.unwrap().send, 0);
 }

@@ -61,8 +61,16 @@ impl Drop for StopReaderOnError {
 impl KafkaQueue {
     /// Connects to the cluster at `bootstrap` (e.g. `127.0.0.1:9092`), creates the queue's
     /// topics if missing, joins the workers' group and returns once this node has its first
-    /// partition assignment and has read the cancel and dead-letter topics.
-    pub async fn connect(bootstrap: &str, options: KafkaQueueOptions) -> Result<Self, StoreError> {
+    /// partition assignment and has read the cancel and dead-letter topics (boxed: see
+    /// [`BoxFuture`](herald_ports::BoxFuture)).
+    pub fn connect(
+        bootstrap: &str,
+        options: KafkaQueueOptions,
+    ) -> herald_ports::BoxFuture<'_, Result<Self, StoreError>> {
+        Box::pin(Self::join(bootstrap, options))
+    }
+
+    async fn join(bootstrap: &str, options: KafkaQueueOptions) -> Result<Self, StoreError> {
         options.validate()?;
         let shared = Arc::new(Shared::new(options.clone()));
         let partitions = ensure_topics(bootstrap, &shared.layout, &options).await?;

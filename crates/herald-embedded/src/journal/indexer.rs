@@ -40,9 +40,15 @@ enum Next {
     Load(i64, i64),
 }
 
-/// Starts the indexer of `journal` on the current runtime. It holds both weakly and stops
-/// once either is dropped.
+/// Starts the indexer of `journal` on the current runtime, unless it runs already. It holds
+/// both weakly and stops once either is dropped.
 pub(crate) fn spawn(journal: &Arc<Journal>, queue: &Arc<EmbeddedQueue>) {
+    if journal
+        .indexing
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
     let wake = journal.appended.clone();
     tokio::spawn(run(Arc::downgrade(journal), Arc::downgrade(queue), wake));
 }
@@ -320,6 +326,7 @@ pub(crate) fn recover(
         .map_err(|e| StoreError::backend("reading the journal's indexed mark", e))?
         .unwrap_or(0);
     let mut recovered = PendingSet::default();
+    let (mut undecodable, mut undecodable_rows) = (None, 0usize);
     // Row by row, so a long backlog is never decoded into memory at once.
     let conn = open(journal)?;
     let mut seqs = conn
@@ -356,7 +363,8 @@ pub(crate) fn recover(
                 // Kept as a spilled accept of nothing: the indexer reads it again and sets
                 // it aside, so one bad row neither fails the open nor stops indexing.
                 Err(error) => {
-                    tracing::error!(seq, error, "a journaled accept does not decode");
+                    undecodable.get_or_insert((seq, error));
+                    undecodable_rows += 1;
                     Pending {
                         seq,
                         message_ids: Box::new([]),
@@ -369,6 +377,26 @@ pub(crate) fn recover(
             };
             recovered.push(pending, options.memory_deliveries);
         }
+    }
+    // A few bad rows among good ones are damage: set aside. Most of a backlog not decoding
+    // is a format this version does not read (a downgrade with a backlog): setting it all
+    // aside would drop every one of those accepts, so the open fails and says so.
+    if let Some((seq, error)) = undecodable {
+        let rows = recovered.batches.len();
+        if undecodable_rows > 1 && undecodable_rows * 2 > rows {
+            return Err(StoreError::Corrupt(format!(
+                "{undecodable_rows} of the {rows} unindexed accepts in {} do not decode (the \
+                 first, seq {seq}: {error}); were they written by a newer version of Herald? \
+                 Start that version to index them. To give them up instead, move them into \
+                 the journal_unreadable table (docs/decisions/0018-journal-absorbs-bursts.md)",
+                journal.display()
+            )));
+        }
+        tracing::warn!(
+            rows = undecodable_rows,
+            first = seq,
+            "unindexed accepts in the journal do not decode; they will be set aside"
+        );
     }
     // A `seq` is never reused, also not one whose row was set aside (`set_aside`).
     let set_aside: Option<i64> = conn

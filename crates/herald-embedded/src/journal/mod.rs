@@ -123,8 +123,11 @@ pub struct Journal {
     /// Room for unindexed accepts: KiB of rows, and messages (see [`JournalOptions`]).
     room_kib: Arc<Semaphore>,
     room_messages: Arc<Semaphore>,
-    /// Highest `seq` indexed into `herald.db`.
+    /// Highest `seq` up to which every accept is settled: indexed into `herald.db`, or set
+    /// aside as unreadable (`set_aside`).
     indexed: watch::Sender<i64>,
+    /// The indexer was started (it must run once).
+    indexing: AtomicBool,
     /// A [`Journal::shrink`] is running.
     shrinking: AtomicBool,
     /// Room held beyond the limits by a backlog recovered under larger ones (see `new`).
@@ -168,6 +171,7 @@ impl Journal {
             room_messages: Arc::new(Semaphore::new(free_messages as usize)),
             indexed: watch::channel(settled).0,
             shrinking: AtomicBool::new(false),
+            indexing: AtomicBool::new(false),
             overdrawn: Mutex::new(overdrawn),
             options,
         }
@@ -320,7 +324,7 @@ impl Journal {
         !set.by_message.is_empty() && ids.any(|id| set.by_message.contains_key(id))
     }
 
-    /// Waits until every accept journaled before this call is indexed.
+    /// Waits until every accept journaled before this call is indexed (or set aside).
     pub(crate) async fn caught_up(&self) -> Result<(), StoreError> {
         let target = self.pending.lock().appended;
         let mut indexed = self.indexed.subscribe();

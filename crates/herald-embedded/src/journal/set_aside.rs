@@ -1,6 +1,8 @@
-//! Accepts the indexer cannot index: a journal row that no longer decodes (written by a
-//! version whose format this one does not read, or damaged on disk) or a pending accept
-//! whose row is gone.
+//! Accepts the indexer cannot index: a journal row whose entry no longer decodes (its JSON
+//! damaged, or a format this version does not read) or a pending accept whose row is gone.
+//! A read that SQLite itself fails (a damaged page) is not this: it is retried, as any
+//! failed read. Nor is a whole backlog that does not decode: that is a downgrade, and the
+//! open fails (`recover`) rather than set every accept aside.
 //!
 //! Before this, such a row stopped indexing for good: the indexer read the same range
 //! again and again (or, for a missing row, spun without a pause), every accept behind it
@@ -9,7 +11,8 @@
 //! `journal.db`'s `journal_unreadable` table with the decoding error, the accept leaves the
 //! backlog (its room is given back), an error is logged and
 //! `herald_journal_set_aside_total` counts it, so an operator can alert on it and recover
-//! the row by hand; everything behind it is indexed as usual.
+//! the row by hand; everything behind it is indexed as usual. A set-aside row's `seq` is
+//! not reused after a restart (a missing row's may be: nothing of it is kept).
 
 use super::Journal;
 use super::pending::PendingSet;
@@ -54,6 +57,7 @@ impl Journal {
                 "a journaled accept's row is missing from journal.db; it cannot be indexed"
             ),
         }
+        self.db.stats().set_aside.fetch_add(1, Ordering::Relaxed);
         let freed = {
             let mut set = self.pending.lock();
             let freed = set.remove(seq);
@@ -63,7 +67,6 @@ impl Journal {
         if let Some(room) = freed {
             self.free(room);
         }
-        self.db.stats().set_aside.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

@@ -29,16 +29,23 @@ pub fn open_journal(
     Embedded::open(
         dir,
         EmbeddedOptions {
-            db: DbOptions {
-                durable: false,
-                ..DbOptions::default()
-            },
-            pause_indexer,
             journal,
-            ..EmbeddedOptions::default()
+            ..options(pause_indexer)
         },
     )
     .expect("open embedded backend")
+}
+
+/// The options [`open_with`] opens with (for a test that expects the open to fail).
+pub fn options(pause_indexer: bool) -> EmbeddedOptions {
+    EmbeddedOptions {
+        db: DbOptions {
+            durable: false,
+            ..DbOptions::default()
+        },
+        pause_indexer,
+        ..EmbeddedOptions::default()
+    }
 }
 
 /// A message with `receivers` deliveries and the matching send tasks.
