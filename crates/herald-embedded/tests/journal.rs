@@ -4,26 +4,12 @@
 
 mod common;
 
-use common::{accept_batch, open, open_journal, open_with};
+use common::{accept_batch, indexed, open, open_journal, open_with};
 use herald_domain::{AppId, DeliveryState, MessageStatus, TaskEnvelope};
 use herald_embedded::Embedded;
 use herald_embedded::journal::JournalOptions;
 use herald_ports::{Intake, Queue, Records, SearchFilter, Topic};
 use std::time::Duration;
-
-/// Waits until the indexer has written every journaled accept.
-async fn indexed(herald: &Embedded) {
-    for _ in 0..500 {
-        if herald.journal.pending_deliveries() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "{} deliveries still unindexed after 5 s",
-        herald.journal.pending_deliveries()
-    );
-}
 
 fn sent_tasks(received: &[herald_ports::Leased]) -> Vec<TaskEnvelope> {
     received.iter().map(|l| l.task.clone()).collect()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{accept_batch, open, open_journal};
+use common::{accept_batch, indexed, open, open_journal};
 use herald_domain::AppId;
 use herald_embedded::Embedded;
 use herald_embedded::journal::JournalOptions;
@@ -44,20 +44,6 @@ fn journal(dir: &std::path::Path) -> rusqlite::Connection {
     conn
 }
 
-/// Waits until nothing is left to index.
-async fn drained(herald: &Embedded) {
-    for _ in 0..500 {
-        if herald.journal.pending_deliveries() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "{} deliveries still unindexed after 5 s",
-        herald.journal.pending_deliveries()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_row_is_set_aside_and_the_accepts_behind_it_are_indexed() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +56,7 @@ async fn an_unreadable_row_is_set_aside_and_the_accepts_behind_it_are_indexed() 
     }
 
     let herald = open(dir.path());
-    drained(&herald).await;
+    indexed(&herald).await;
     herald.queue.loaded().await;
     assert_eq!(herald.queue.stats().await.unwrap().send, 10);
     assert_eq!(herald.journal.stats().set_aside.load(Ordering::Relaxed), 2);
@@ -119,7 +105,7 @@ async fn an_unreadable_row_is_set_aside_and_the_accepts_behind_it_are_indexed() 
         .accept(accept_batch(&app, 5, None))
         .await
         .unwrap();
-    drained(&herald).await;
+    indexed(&herald).await;
     assert_eq!(herald.queue.stats().await.unwrap().send, 15);
     let unreadable: i64 = journal(dir.path())
         .query_row("SELECT count(*) FROM journal_unreadable", [], |row| {
@@ -155,7 +141,7 @@ async fn an_accept_whose_row_is_gone_does_not_stop_the_indexer() {
         .execute("DELETE FROM journal WHERE seq = ?1", [seqs[2]])
         .unwrap();
     herald.start_indexer();
-    drained(&herald).await;
+    indexed(&herald).await;
     herald.queue.loaded().await;
     assert_eq!(herald.queue.stats().await.unwrap().send, 15);
     assert_eq!(herald.journal.stats().set_aside.load(Ordering::Relaxed), 1);

@@ -48,6 +48,20 @@ pub fn options(pause_indexer: bool) -> EmbeddedOptions {
     }
 }
 
+/// Waits until the indexer has written every journaled accept (at most 5 s).
+pub async fn indexed(herald: &Embedded) {
+    for _ in 0..500 {
+        if herald.journal.pending_deliveries() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{} deliveries still unindexed after 5 s",
+        herald.journal.pending_deliveries()
+    );
+}
+
 /// A message with `receivers` deliveries and the matching send tasks.
 pub fn accept_batch(app: &AppId, receivers: usize, key: Option<&str>) -> AcceptBatch {
     let now = now_ms();
