@@ -187,3 +187,46 @@ async fn a_backlog_that_mostly_does_not_decode_fails_the_open() {
     assert_eq!(herald.journal.pending_deliveries(), 0);
     assert_eq!(herald.queue.stats().await.unwrap().send, 0);
 }
+
+/// A row that stops decoding while the backend runs (not found at open): an accept spilled
+/// past the memory budget is read back by the indexer, which sets it aside the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_spilled_at_runtime_that_does_not_decode_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppId::generate();
+    let limits = JournalOptions {
+        memory_deliveries: 5,
+        ..JournalOptions::default()
+    };
+    let herald = open_journal(dir.path(), true, limits);
+    for _ in 0..3 {
+        herald
+            .intake
+            .accept(accept_batch(&app, 5, None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        herald.journal.spilled_accepts(),
+        2,
+        "one accept fits in memory"
+    );
+    let conn = journal(dir.path());
+    let last: i64 = conn
+        .query_row("SELECT max(seq) FROM journal", [], |row| row.get(0))
+        .unwrap();
+    drop(conn);
+    corrupt(dir.path(), last);
+    herald.start_indexer();
+    indexed(&herald).await;
+    for _ in 0..500 {
+        if herald.journal.stats().set_aside.load(Ordering::Relaxed) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(herald.journal.stats().set_aside.load(Ordering::Relaxed), 1);
+    herald.queue.loaded().await;
+    assert_eq!(herald.queue.stats().await.unwrap().send, 10);
+    assert_eq!(herald.journal.spilled_accepts(), 0);
+}
