@@ -126,7 +126,15 @@ mod tests {
             create_file(&path).unwrap();
         }
         let conn = rusqlite::Connection::open(&path).unwrap();
+        insert_rows(&conn, rows);
+        conn.execute("DELETE FROM journal", []).unwrap();
+        conn
+    }
+
+    /// Creates the journal's table and inserts `rows` rows of 4 KiB, in one transaction.
+    fn insert_rows(conn: &rusqlite::Connection, rows: i64) {
         conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
         for seq in 0..rows {
             conn.execute(
                 "INSERT INTO journal (seq, entry) VALUES (?1, zeroblob(4096))",
@@ -134,13 +142,17 @@ mod tests {
             )
             .unwrap();
         }
-        conn.execute("DELETE FROM journal", []).unwrap();
-        conn
+        conn.execute_batch("COMMIT").unwrap();
+    }
+
+    /// A numeric pragma's value.
+    fn pragma(conn: &rusqlite::Connection, name: &str) -> u64 {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .unwrap()
     }
 
     fn free_pages(conn: &rusqlite::Connection) -> u64 {
-        conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))
-            .unwrap()
+        pragma(conn, "freelist_count")
     }
 
     #[test]
@@ -168,11 +180,6 @@ mod tests {
         assert_eq!(free_pages(&old), free);
     }
 
-    fn auto_vacuum(conn: &rusqlite::Connection) -> u64 {
-        conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
-            .unwrap()
-    }
-
     #[test]
     fn an_earlier_versions_file_is_converted_when_it_holds_little() {
         let dir = tempfile::tempdir().unwrap();
@@ -184,7 +191,7 @@ mod tests {
         let path = dir.path().join("old.db");
         create_file(&path).unwrap();
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(auto_vacuum(&conn), 2, "INCREMENTAL");
+        assert_eq!(pragma(&conn, "auto_vacuum"), 2, "INCREMENTAL");
         assert_eq!(free_pages(&conn), 0, "the VACUUM gave the free pages back");
         let row: Vec<u8> = conn
             .query_row("SELECT entry FROM journal WHERE seq = 7", [], |row| {
@@ -200,19 +207,10 @@ mod tests {
         // One with more live rows than a quick VACUUM copies keeps its mode.
         let big = dir.path().join("big.db");
         let conn = rusqlite::Connection::open(&big).unwrap();
-        conn.execute_batch(SCHEMA).unwrap();
-        conn.execute_batch("BEGIN").unwrap();
-        for seq in 0..(CONVERT_BELOW_LIVE_PAGES as i64 + 100) {
-            conn.execute(
-                "INSERT INTO journal (seq, entry) VALUES (?1, zeroblob(4096))",
-                [seq],
-            )
-            .unwrap();
-        }
-        conn.execute_batch("COMMIT").unwrap();
+        insert_rows(&conn, CONVERT_BELOW_LIVE_PAGES as i64 + 100);
         drop(conn);
         create_file(&big).unwrap();
         let conn = rusqlite::Connection::open(&big).unwrap();
-        assert_eq!(auto_vacuum(&conn), 0, "left as it was");
+        assert_eq!(pragma(&conn, "auto_vacuum"), 0, "left as it was");
     }
 }
