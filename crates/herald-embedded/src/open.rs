@@ -95,16 +95,18 @@ impl Embedded {
         if !options.pause_indexer {
             journal::spawn_indexer(&journal, &queue);
         }
+        let records = SqliteRecords::new(db.clone()).with_journal(journal.clone());
+        let settle = crate::settle::EmbeddedSettle::new(queue.clone(), records.vocab());
         Ok(Self {
             catalog: Arc::new(SqliteCatalog::new(db.clone())),
-            records: Arc::new(SqliteRecords::new(db.clone()).with_journal(journal.clone())),
+            records: Arc::new(records),
             intake: Arc::new(EmbeddedIntake::new(
                 db.clone(),
                 queue.clone(),
                 journal.clone(),
             )),
             journal,
-            settle: Arc::new(crate::settle::EmbeddedSettle::new(queue.clone())),
+            settle: Arc::new(settle),
             inbox: Arc::new(SqliteInbox::new(db.clone())),
             queue,
             db,

@@ -8,23 +8,95 @@
 //! this against SQLite), and a query becomes one FTS5 phrase whose last token is a prefix.
 //! A one-character CJK query matches any bigram that *starts* with it (prefix query) or the
 //! `tail` column ("信" finds "短信").
+//!
+//! FTS5 answers a prefix (`"hello"*`) by merging the whole doclist of every term it matches
+//! before the first row, so a prefix of a word most messages share cost ~35 ns per message
+//! (358 ms at 10M, BENCHMARKS.md), while an exact term is walked lazily, newest first. So the
+//! store keeps a vocabulary of the body's terms (`records::vocab`) and a [`TextQuery`] can be
+//! written with its last token spelled out as the terms it stands for
+//! ([`TextQuery::expression`] with `Some(terms)`): `body : ("hello" OR "hellos")` finds the
+//! same rows as `body : "hello"*` and stops after one page.
 
-use herald_domain::search_text::is_single_cjk;
 pub use herald_domain::search_text::{IndexedText, analyze_document, analyze_query};
+use herald_domain::search_text::{is_cjk, is_single_cjk};
 
-/// The FTS5 match expression for a user's query over the `body` and `tail` columns, or
-/// `None` when the query holds no searchable characters. User input is always inside
-/// double quotes (with quotes doubled), so it can never change the expression's syntax.
-pub fn fts_query(text: &str) -> Option<String> {
-    let tokens = analyze_query(text);
-    match tokens.as_slice() {
-        [] => None,
-        [single] if is_single_cjk(single) => {
-            let quoted = quote(single);
-            Some(format!("(body : {quoted}* OR tail : {quoted})"))
-        }
-        _ => Some(format!("body : {}*", quote(&tokens.join(" ")))),
+/// A user's text query, analyzed: a phrase of tokens whose last one is a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextQuery {
+    tokens: Vec<String>,
+}
+
+impl TextQuery {
+    /// The query for `text`, or `None` when it holds no searchable characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        let tokens = analyze_query(text);
+        (!tokens.is_empty()).then_some(Self { tokens })
     }
+
+    fn last(&self) -> &str {
+        self.tokens.last().map_or("", String::as_str)
+    }
+
+    /// The range of terms `[from, until)` that the last token is a prefix of, when that
+    /// token is spelled exactly as FTS5 indexes it (ASCII letters and digits, CJK characters
+    /// `unicode61` keeps as they are), so the vocabulary can be asked; `None` otherwise
+    /// (other letters may be folded by `remove_diacritics`), and the prefix query is used.
+    pub fn prefix_range(&self) -> Option<(String, String)> {
+        let last = self.last();
+        if !last.chars().all(indexed_verbatim) {
+            return None;
+        }
+        let mut until = last.to_owned();
+        let bumped = until.pop().and_then(|c| char::from_u32(c as u32 + 1))?;
+        until.push(bumped);
+        Some((last.to_owned(), until))
+    }
+
+    /// The FTS5 match expression over the `body` and `tail` columns. With `terms` (every
+    /// indexed term the last token is a prefix of, from the vocabulary) the last token is
+    /// written as those exact terms; `None` is returned when they are empty and the query
+    /// therefore matches nothing. Without `terms` the last token is an FTS5 prefix. User
+    /// input is always inside double quotes (quotes doubled), so it can never change the
+    /// expression's syntax.
+    pub fn expression(&self, terms: Option<&[String]>) -> Option<String> {
+        let head = &self.tokens[..self.tokens.len() - 1];
+        let phrase = |last: &str| {
+            let mut words = head.to_vec();
+            words.push(last.to_owned());
+            quote(&words.join(" "))
+        };
+        let body = match terms {
+            None => Some(format!("body : {}*", phrase(self.last()))),
+            Some([]) => None,
+            Some(terms) => {
+                let alternatives: Vec<String> = terms.iter().map(|t| phrase(t)).collect();
+                Some(format!("body : ({})", alternatives.join(" OR ")))
+            }
+        };
+        if is_single_cjk(self.last()) && head.is_empty() {
+            // A one-character CJK query also finds runs that end with it (`tail`).
+            let tail = format!("tail : {}", quote(self.last()));
+            return Some(match body {
+                Some(body) => format!("({body} OR {tail})"),
+                None => tail,
+            });
+        }
+        body
+    }
+}
+
+/// Characters `unicode61 remove_diacritics 2` indexes unchanged (checked against SQLite in a
+/// test): lowercase ASCII letters, digits, and the CJK characters but a few kana marks.
+fn indexed_verbatim(c: char) -> bool {
+    c.is_ascii_lowercase()
+        || c.is_ascii_digit()
+        || (is_cjk(c) && !matches!(c as u32, 0x3099..=0x309C | 0x30A0 | 0x30FB))
+}
+
+/// The FTS5 match expression for a user's query with its last token as a prefix, or `None`
+/// when the query holds no searchable characters.
+pub fn fts_query(text: &str) -> Option<String> {
+    TextQuery::parse(text).and_then(|q| q.expression(None))
 }
 
 /// The token identifying an app inside the FTS index: the lowercase ULID body of its id
@@ -74,6 +146,40 @@ mod tests {
     #[test]
     fn app_tokens_are_the_lowercase_ulid_body() {
         assert_eq!(app_token("app_01JABCDEF"), "01jabcdef");
+    }
+
+    /// The premise of [`TextQuery::prefix_range`]: every token made of characters it calls
+    /// verbatim is indexed by `unicode61 remove_diacritics 2` exactly as written, so the
+    /// vocabulary can be asked for it; a character that is folded is not called verbatim.
+    #[test]
+    fn verbatim_characters_are_indexed_as_written() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE t USING fts5(body, tokenize='unicode61 remove_diacritics 2');
+             CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row');",
+        )
+        .unwrap();
+        let candidates = (0..=0x323AF_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| indexed_verbatim(c));
+        let tokens: Vec<String> = candidates
+            .map(|c| format!("{}{c}", if is_cjk(c) { '一' } else { 'a' }))
+            .collect();
+        assert!(tokens.len() > 90_000, "{}", tokens.len());
+        for chunk in tokens.chunks(5_000) {
+            conn.execute("INSERT INTO t (body) VALUES (?1)", [chunk.join(" ")])
+                .unwrap();
+        }
+        let indexed: std::collections::HashSet<String> = conn
+            .prepare("SELECT term FROM v")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let changed: Vec<&String> = tokens.iter().filter(|t| !indexed.contains(*t)).collect();
+        assert!(changed.is_empty(), "{changed:?}");
+        assert!(!indexed_verbatim('é') && !indexed_verbatim('A') && !indexed_verbatim('\u{3099}'));
     }
 
     /// Proves the design's premise against SQLite itself: unicode61 keeps a space-separated

@@ -14,17 +14,20 @@
 //!
 //! Module map: `schema` (DDL, rowid layout), `write` (accept insert, event apply, text
 //! indexing), `read` (message view, state lookup), `search` (filters, plans, FTS) and
-//! `cursor` (the page token).
+//! `vocab` (the body's terms, so a search's last word becomes exact terms) and `cursor`
+//! (the page token).
 
 mod cursor;
 mod read;
 mod schema;
 mod search;
+mod vocab;
 mod write;
 
 pub(crate) use read::all_recorded;
 pub(crate) use schema::FLUSH_PENDING;
 pub use schema::SCHEMA;
+pub(crate) use vocab::VocabCache;
 pub(crate) use write::{PreparedEvents, apply_events, insert_accepted};
 
 use crate::db::Db;
@@ -47,11 +50,17 @@ pub struct SqliteRecords {
     db: Db,
     /// Accepts not yet indexed into `db` (see `journal`): served from memory or waited for.
     journal: Option<Arc<Journal>>,
+    /// Terms known to be in the search vocabulary (see `vocab`).
+    vocab: Arc<VocabCache>,
 }
 
 impl SqliteRecords {
     pub fn new(db: Db) -> Self {
-        Self { db, journal: None }
+        Self {
+            db,
+            journal: None,
+            vocab: Arc::default(),
+        }
     }
 
     async fn stored_view(
@@ -63,6 +72,12 @@ impl SqliteRecords {
         self.db
             .read(move |conn| read::message_view(conn, &app, &id))
             .await
+    }
+
+    /// The cache of terms known to be in the search vocabulary, for other writers of
+    /// result events (the embedded settle) to share.
+    pub(crate) fn vocab(&self) -> Arc<VocabCache> {
+        Arc::clone(&self.vocab)
     }
 
     /// Records that also answer for the accepts `journal` has not indexed yet.
@@ -96,10 +111,15 @@ impl Records for SqliteRecords {
         {
             journal.caught_up().await?;
         }
-        let events = PreparedEvents::new(events)?;
+        let events = Arc::new(PreparedEvents::new(events, &self.vocab)?);
         let items = events.len() as u64;
+        let (written, vocab) = (Arc::clone(&events), Arc::clone(&self.vocab));
         self.db
-            .write_unisolated(items, move |conn| write::apply_events(conn, &events))
+            .write_then(
+                items,
+                move |conn| write::apply_events(conn, &written),
+                move |_| vocab.learn(&events.new_terms),
+            )
             .await
     }
 

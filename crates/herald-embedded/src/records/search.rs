@@ -20,6 +20,9 @@
 //!   `limit + 1` hits. The match expression is `app : <app token> AND <query phrase>`, so
 //!   FTS5's doclist intersection skips other apps' rows before any table row is read;
 //!   `from`/`to` and the cursor become rowid bounds that FTS5 applies inside its doclists.
+//!   The query's last word, a prefix, is first spelled out as the exact terms it stands for
+//!   (`vocab`, decision 0020), because FTS5 merges a prefix's whole doclist before the first
+//!   row; only a prefix of more than 64 terms is left to FTS5.
 //!   Each candidate is one rowid lookup checked against the other filters, so a common word
 //!   costs about one page of lookups, and a rare word costs its doclist, which is short.
 //!   The expensive case left is a common word combined with a rare non-text filter (the
@@ -31,8 +34,9 @@
 
 use super::read::{get, parse_channel, parse_state};
 use super::schema::{SEQ_SHIFT, receiver_key, seq_floor};
+use super::vocab;
 use super::{cursor, sql_err};
-use crate::search_text::{app_token, fts_query, quote};
+use crate::search_text::{TextQuery, app_token, quote};
 use herald_domain::{AccountId, AppId, DeliveryId, MessageId, TemplateId};
 use herald_ports::{SearchFilter, SearchHit, SearchPage, StoreError};
 use rusqlite::Connection;
@@ -53,6 +57,22 @@ pub(super) struct SearchQuery {
     sql: Option<String>,
     params: Vec<Value>,
     limit: usize,
+    /// A text query, whose match expression (`params[0]`, written with the last word as a
+    /// prefix) is rewritten in [`run`](Self::run) with the terms the vocabulary holds.
+    text: Option<TextMatch>,
+}
+
+/// The full-text part of a search: the app's token and the analyzed query.
+struct TextMatch {
+    app: String,
+    query: TextQuery,
+}
+
+impl TextMatch {
+    fn expression(&self, terms: Option<&[String]>) -> Option<String> {
+        let phrase = self.query.expression(terms)?;
+        Some(format!("app : {} AND {phrase}", self.app))
+    }
 }
 
 /// `AND`ed SQL conditions with their parameters, in placeholder order.
@@ -92,20 +112,24 @@ impl SearchQuery {
         states.dedup();
 
         // Text, else a receiver: an FTS5 table drives the walk (see the module doc).
+        let mut text = None;
         let driver = match (&filter.text, &filter.receiver) {
-            (Some(text), _) => match fts_query(text) {
-                Some(phrase) => Some((
-                    "delivery_text",
-                    format!("app : {} AND {phrase}", quote(&app_token(app.as_str()))),
-                )),
-                None => {
+            (Some(query), _) => {
+                let Some(query) = TextQuery::parse(query) else {
                     return Ok(Self {
                         sql: None,
                         params: Vec::new(),
                         limit,
+                        text: None,
                     });
-                }
-            },
+                };
+                let text = text.insert(TextMatch {
+                    app: quote(&app_token(app.as_str())),
+                    query,
+                });
+                let prefix = text.expression(None);
+                prefix.map(|expression| ("delivery_text", expression))
+            }
             (None, Some(receiver)) => Some((
                 "delivery_receivers",
                 quote(&receiver_key(app.as_str(), receiver)),
@@ -154,6 +178,7 @@ impl SearchQuery {
                 sql: Some(sql),
                 params,
                 limit,
+                text,
             });
         }
 
@@ -192,13 +217,24 @@ impl SearchQuery {
             sql: Some(sql),
             params,
             limit,
+            text: None,
         })
     }
 
-    pub(super) fn run(self, conn: &Connection) -> Result<SearchPage, StoreError> {
+    pub(super) fn run(mut self, conn: &Connection) -> Result<SearchPage, StoreError> {
         let Some(sql) = self.sql else {
             return Ok(SearchPage::default());
         };
+        if let Some(text) = &self.text
+            && let Some((from, until)) = text.query.prefix_range()
+            && let Some(terms) = vocab::terms_in(conn, &from, &until)?
+        {
+            // The last word as the exact terms it stands for (see `search_text`).
+            match text.expression(Some(&terms)) {
+                Some(expression) => self.params[0] = Value::Text(expression),
+                None => return Ok(SearchPage::default()),
+            }
+        }
         let mut stmt = conn
             .prepare_cached(&sql)
             .map_err(sql_err("preparing a search"))?;

@@ -5,6 +5,7 @@
 
 use super::schema::{SEQ_SHIFT, receiver_key, seq_floor};
 use super::sql_err;
+use super::vocab::{VocabCache, write_terms};
 use crate::search_text::{analyze_document, app_token};
 use herald_domain::{DeliveryState, EventVersion, Message, ResultEvent};
 use herald_ports::StoreError;
@@ -130,10 +131,14 @@ pub(crate) struct PreparedEvents {
     /// Per event with content: `"app","body","tail"]`, the JSON of its index row after the
     /// leading `[seq,` that only the writer knows.
     texts: Vec<Option<String>>,
+    /// Body words not known to be in the vocabulary yet (see `vocab`), written with the
+    /// events and learned by the cache once committed.
+    pub(crate) new_terms: Vec<Box<str>>,
 }
 
 impl PreparedEvents {
-    pub(crate) fn new(events: Vec<ResultEvent>) -> Result<Self, StoreError> {
+    pub(crate) fn new(events: Vec<ResultEvent>, vocab: &VocabCache) -> Result<Self, StoreError> {
+        let mut bodies = Vec::new();
         let texts = events
             .iter()
             .map(|event| {
@@ -147,10 +152,16 @@ impl PreparedEvents {
                     analyzed.tail,
                 );
                 let json = to_json(&row)?;
+                bodies.push(row.1);
                 Ok(Some(json[1..].to_owned()))
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(Self { events, texts })
+        let new_terms = vocab.unknown(bodies.iter().map(String::as_str));
+        Ok(Self {
+            events,
+            texts,
+            new_terms,
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -242,6 +253,7 @@ pub(crate) fn apply_events(
         }
     }
     index_contents(conn, &to_index)?;
+    write_terms(conn, &prepared.new_terms)?;
     Ok(changed)
 }
 

@@ -253,6 +253,23 @@ pub async fn text_search(harness: &dyn RecordsHarness) {
             "a phrase after punctuation",
         ),
         (text("人民币"), ids([]), "a phrase absent from the text"),
+        (text("SHIP"), ids([(&mid, 1)]), "the last word is a prefix"),
+        (
+            text("order sh"),
+            ids([(&mid, 1)]),
+            "a phrase ending in a prefix",
+        ),
+        (
+            text("inv"),
+            ids([(&old, 0)]),
+            "a prefix of two words of one text",
+        ),
+        (
+            text("信"),
+            ids([(&old, 1), (&mid, 0)]),
+            "one Chinese character starting a bigram",
+        ),
+        (text("zz"), ids([]), "a prefix of no word"),
         (
             SearchFilter {
                 to: Some(2_000),

@@ -1,0 +1,192 @@
+//! The vocabulary against FTS5 itself: the exact terms it yields find the same rows as the
+//! prefix they stand for, a database without it gets it at open, and the cache forgets
+//! nothing it was not told was committed.
+
+use super::*;
+use crate::search_text::{TextQuery, analyze_document, quote};
+
+/// A records schema holding `docs` (rowid = position + 1) in `delivery_text` and, like the
+/// settle does, their body words in the vocabulary.
+fn store(docs: &[&str]) -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(super::super::SCHEMA).unwrap();
+    let cache = VocabCache::default();
+    let mut bodies = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let text = analyze_document(doc);
+        conn.execute(
+            "INSERT INTO delivery_text (rowid, app, body, tail) VALUES (?1, 'a1', ?2, ?3)",
+            rusqlite::params![i as i64 + 1, text.body, text.tail],
+        )
+        .unwrap();
+        bodies.push(text.body);
+    }
+    let terms = cache.unknown(bodies.iter().map(String::as_str));
+    write_terms(&conn, &terms).unwrap();
+    conn
+}
+
+fn rows(conn: &Connection, expression: Option<String>) -> Vec<i64> {
+    let Some(expression) = expression else {
+        return Vec::new();
+    };
+    let mut stmt = conn
+        .prepare("SELECT rowid FROM delivery_text WHERE delivery_text MATCH ?1 ORDER BY rowid")
+        .unwrap();
+    stmt.query_map([format!("app : \"a1\" AND {expression}")], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The rows a query finds through the vocabulary (when it applies) and through FTS5's prefix.
+fn both_ways(conn: &Connection, q: &str) -> (Vec<i64>, Vec<i64>, bool) {
+    let query = TextQuery::parse(q).unwrap();
+    let prefix = rows(conn, query.expression(None));
+    let expanded = match query.prefix_range() {
+        Some((from, until)) => terms_in(conn, &from, &until).unwrap(),
+        None => None,
+    };
+    let used = expanded.is_some();
+    let exact = rows(conn, query.expression(expanded.as_deref()));
+    (exact, prefix, used)
+}
+
+#[test]
+fn exact_terms_find_what_the_prefix_finds() {
+    let mut docs = vec![
+        "Hello Ann, your order 1234 has shipped",
+        "hello again: order 12345 is late",
+        "Helloworld newsletter",
+        "help is on the way",
+        "您的短信验证码是 5678",
+        "短信通知：信息已更新",
+        "Straße gesperrt, café geschlossen",
+        "中国人民银行",
+    ];
+    let many: Vec<String> = (0..100).map(|i| format!("code c{i:03}")).collect();
+    docs.extend(many.iter().map(String::as_str));
+    let conn = store(&docs);
+    let cases = [
+        ("hello", true),
+        ("HELLO ann", true),
+        ("order 1234", true),
+        ("order 12", true),
+        ("help", true),
+        ("短信", true),
+        ("信", true),
+        ("码", true),
+        ("中国人", true),
+        ("nothing", true),
+        ("c05", true),
+        ("code c", false),
+        ("stra", true),
+        ("straß", false),
+        ("café", false),
+    ];
+    for (q, expands) in cases {
+        let (exact, prefix, used) = both_ways(&conn, q);
+        assert_eq!(exact, prefix, "{q:?}");
+        assert_eq!(used, expands, "{q:?}: expanded through the vocabulary");
+    }
+    assert_eq!(both_ways(&conn, "hello").0, [1, 2, 3]);
+    assert_eq!(
+        both_ways(&conn, "stra").0,
+        [7],
+        "a non-ASCII continuation is a term too"
+    );
+    assert!(both_ways(&conn, "nothing").0.is_empty());
+    let (hits, _, _) = both_ways(&conn, "信");
+    assert_eq!(
+        hits,
+        [5, 6],
+        "bigrams starting with it, and runs ending with it"
+    );
+}
+
+#[test]
+fn a_prefix_of_more_terms_than_the_cap_is_left_to_fts5() {
+    let words: Vec<String> = (0..=MAX_EXPANSION).map(|i| format!("w{i:03}")).collect();
+    let docs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let conn = store(&docs);
+    assert_eq!(terms_in(&conn, "w", "x").unwrap(), None);
+    let capped = terms_in(&conn, "w00", "w01").unwrap().unwrap();
+    assert_eq!(capped.len(), 10);
+}
+
+#[test]
+fn an_expression_with_terms_names_each_as_a_phrase() {
+    let query = TextQuery::parse("order sh").unwrap();
+    let terms = ["shipped".to_owned(), "shop".to_owned()];
+    assert_eq!(
+        query.expression(Some(&terms)).unwrap(),
+        format!(
+            "body : ({} OR {})",
+            quote("order shipped"),
+            quote("order shop")
+        )
+    );
+    assert_eq!(
+        query.expression(Some(&[])),
+        None,
+        "no term: nothing matches"
+    );
+    let single = TextQuery::parse("信").unwrap();
+    assert_eq!(
+        single.expression(Some(&[])).unwrap(),
+        "tail : \"信\"",
+        "a one-character CJK query still finds runs ending with it"
+    );
+}
+
+/// A database from before the vocabulary: the upgrade at open fills it with the body's terms
+/// (not the app tokens or tails), and a second open adds nothing.
+#[test]
+fn an_old_database_gets_its_vocabulary_at_open() {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(super::super::SCHEMA).unwrap();
+    conn.execute_batch("DROP TABLE delivery_vocab_terms; DROP TABLE delivery_vocab;")
+        .unwrap();
+    for (i, doc) in ["Hello Ann", "您的短信", "hello Bob"].iter().enumerate() {
+        let text = analyze_document(doc);
+        conn.execute(
+            "INSERT INTO delivery_text (rowid, app, body, tail) VALUES (?1, 'appx', ?2, ?3)",
+            rusqlite::params![i as i64 + 1, text.body, text.tail],
+        )
+        .unwrap();
+    }
+    let vocabulary = |conn: &Connection| -> Vec<(String, i64)> {
+        let mut stmt = conn
+            .prepare("SELECT term, doc FROM delivery_vocab_terms ORDER BY term")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    conn.execute_batch(super::super::SCHEMA).unwrap();
+    let expected: Vec<(String, i64)> = ["ann", "bob", "hello", "您的", "的短", "短信"]
+        .map(|t| (t.to_owned(), 1))
+        .into();
+    assert_eq!(vocabulary(&conn), expected);
+    conn.execute_batch(super::super::SCHEMA).unwrap();
+    assert_eq!(vocabulary(&conn), expected, "a second open adds nothing");
+}
+
+#[test]
+fn the_cache_knows_only_what_it_learned_and_starts_over_when_full() {
+    let cache = VocabCache::default();
+    let mut fresh = cache.unknown(["a b", "b c"]);
+    fresh.sort();
+    assert_eq!(fresh, ["a", "b", "c"].map(Box::from), "each new word once");
+    assert_eq!(cache.unknown(["a"]).len(), 1, "not learned until committed");
+    cache.learn(&fresh);
+    assert!(cache.unknown(["a b c"]).is_empty());
+    let many: Vec<Box<str>> = (0..CACHE_TERMS).map(|i| format!("t{i}").into()).collect();
+    cache.learn(&many);
+    assert_eq!(
+        cache.unknown(["a"]),
+        [Box::from("a")],
+        "full: started over, so a word is written again rather than missed"
+    );
+}
