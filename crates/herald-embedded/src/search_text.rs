@@ -52,10 +52,20 @@ impl TextQuery {
         Some((last.to_owned(), until))
     }
 
+    /// Most terms the last token may be spelled out as. One word becomes `("t1" OR "t2" …)`,
+    /// each walked lazily: up to 64. A phrase repeats its earlier words in every alternative,
+    /// and each alternative intersects their doclists on its own; with common earlier words
+    /// and a rare last one, 11 alternatives took 22 ms against 2.7 ms for the prefix query
+    /// (600k messages), so a phrase is spelled out only up to 4 terms.
+    pub fn max_expansion(&self) -> usize {
+        if self.tokens.len() > 1 { 4 } else { 64 }
+    }
+
     /// The FTS5 match expression over the `body` and `tail` columns. With `terms` (every
     /// indexed term the last token is a prefix of, from the vocabulary) the last token is
-    /// written as those exact terms; `None` is returned when they are empty and the query
-    /// therefore matches nothing. Without `terms` the last token is an FTS5 prefix. User
+    /// written as those exact terms; when they are empty the body matches nothing, so `None`
+    /// is returned (a one-character CJK query still matches `tail`). Without `terms` the
+    /// last token is an FTS5 prefix. User
     /// input is always inside double quotes (quotes doubled), so it can never change the
     /// expression's syntax.
     pub fn expression(&self, terms: Option<&[String]>) -> Option<String> {

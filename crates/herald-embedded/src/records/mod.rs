@@ -113,14 +113,15 @@ impl Records for SqliteRecords {
         }
         let events = Arc::new(PreparedEvents::new(events, &self.vocab)?);
         let items = events.len() as u64;
-        let (written, vocab) = (Arc::clone(&events), Arc::clone(&self.vocab));
-        self.db
-            .write_then(
-                items,
-                move |conn| write::apply_events(conn, &written),
-                move |_| vocab.learn(&events.new_terms),
-            )
-            .await
+        let written = Arc::clone(&events);
+        let changed = self
+            .db
+            .write_unisolated(items, move |conn| write::apply_events(conn, &written))
+            .await?;
+        // Only now, off the writer thread: a term is remembered once its commit is durable
+        // (a caller that stops waiting first only means the terms are written again).
+        self.vocab.learn(&events.new_terms);
+        Ok(changed)
     }
 
     async fn get_message(

@@ -22,7 +22,8 @@
 //!   `from`/`to` and the cursor become rowid bounds that FTS5 applies inside its doclists.
 //!   The query's last word, a prefix, is first spelled out as the exact terms it stands for
 //!   (`vocab`, decision 0020), because FTS5 merges a prefix's whole doclist before the first
-//!   row; only a prefix of more than 64 terms is left to FTS5.
+//!   row; a prefix of more terms than `TextQuery::max_expansion` allows, or one FTS5 may
+//!   fold differently, is left to FTS5. The terms are read in the search's own snapshot.
 //!   Each candidate is one rowid lookup checked against the other filters, so a common word
 //!   costs about one page of lookups, and a rare word costs its doclist, which is short.
 //!   The expensive case left is a common word combined with a rare non-text filter (the
@@ -222,12 +223,17 @@ impl SearchQuery {
     }
 
     pub(super) fn run(mut self, conn: &Connection) -> Result<SearchPage, StoreError> {
-        let Some(sql) = self.sql else {
+        let Some(sql) = self.sql.take() else {
             return Ok(SearchPage::default());
         };
+        // One snapshot for the vocabulary and the search: a word committed in between
+        // cannot be in one and missing from the other.
+        let snapshot = conn
+            .unchecked_transaction()
+            .map_err(sql_err("starting a search"))?;
         if let Some(text) = &self.text
             && let Some((from, until)) = text.query.prefix_range()
-            && let Some(terms) = vocab::terms_in(conn, &from, &until)?
+            && let Some(terms) = vocab::terms_in(conn, &from, &until, text.query.max_expansion())?
         {
             // The last word as the exact terms it stands for (see `search_text`).
             match text.expression(Some(&terms)) {
@@ -235,8 +241,15 @@ impl SearchQuery {
                 None => return Ok(SearchPage::default()),
             }
         }
+        let page = self.page(conn, &sql);
+        snapshot.finish().map_err(sql_err("ending a search"))?;
+        page
+    }
+
+    /// Runs the search's statement and reads one page.
+    fn page(self, conn: &Connection, sql: &str) -> Result<SearchPage, StoreError> {
         let mut stmt = conn
-            .prepare_cached(&sql)
+            .prepare_cached(sql)
             .map_err(sql_err("preparing a search"))?;
         let mut rows = stmt
             .query(rusqlite::params_from_iter(self.params))

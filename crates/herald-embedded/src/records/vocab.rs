@@ -23,10 +23,8 @@ use rusqlite::Connection;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-/// Most terms a prefix is expanded to; a prefix of more uses FTS5's own prefix query.
-pub(crate) const MAX_EXPANSION: usize = 64;
-
-/// Terms remembered before the cache starts over (~6 MB at this size).
+/// Terms remembered before the cache starts over (~6 MB at this size; it may pass this by
+/// one batch's new terms).
 const CACHE_TERMS: usize = 100_000;
 
 /// The terms already written to `delivery_vocab`, as far as this process knows.
@@ -75,26 +73,23 @@ pub(crate) fn write_terms(conn: &Connection, terms: &[Box<str>]) -> Result<(), S
     Ok(())
 }
 
-/// The indexed terms in `[from, until)`, or `None` when there are more than
-/// [`MAX_EXPANSION`].
+/// The indexed terms in `[from, until)`, or `None` when there are more than `max`.
 pub(crate) fn terms_in(
     conn: &Connection,
     from: &str,
     until: &str,
+    max: usize,
 ) -> Result<Option<Vec<String>>, StoreError> {
     let terms: Vec<String> = conn
         .prepare_cached(
             "SELECT term FROM delivery_vocab_terms WHERE term >= ?1 AND term < ?2 LIMIT ?3",
         )
         .and_then(|mut s| {
-            s.query_map(
-                rusqlite::params![from, until, MAX_EXPANSION as i64 + 1],
-                |r| r.get(0),
-            )?
-            .collect()
+            s.query_map(rusqlite::params![from, until, max as i64 + 1], |r| r.get(0))?
+                .collect()
         })
         .map_err(sql_err("reading search terms"))?;
-    Ok((terms.len() <= MAX_EXPANSION).then_some(terms))
+    Ok((terms.len() <= max).then_some(terms))
 }
 
 #[cfg(test)]

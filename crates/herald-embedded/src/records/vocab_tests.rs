@@ -44,7 +44,7 @@ fn both_ways(conn: &Connection, q: &str) -> (Vec<i64>, Vec<i64>, bool) {
     let query = TextQuery::parse(q).unwrap();
     let prefix = rows(conn, query.expression(None));
     let expanded = match query.prefix_range() {
-        Some((from, until)) => terms_in(conn, &from, &until).unwrap(),
+        Some((from, until)) => terms_in(conn, &from, &until, query.max_expansion()).unwrap(),
         None => None,
     };
     let used = expanded.is_some();
@@ -80,6 +80,8 @@ fn exact_terms_find_what_the_prefix_finds() {
         ("nothing", true),
         ("c05", true),
         ("code c", false),
+        ("code c05", false),
+        ("code c050", true),
         ("stra", true),
         ("straß", false),
         ("café", false),
@@ -106,11 +108,11 @@ fn exact_terms_find_what_the_prefix_finds() {
 
 #[test]
 fn a_prefix_of_more_terms_than_the_cap_is_left_to_fts5() {
-    let words: Vec<String> = (0..=MAX_EXPANSION).map(|i| format!("w{i:03}")).collect();
+    let words: Vec<String> = (0..=64).map(|i| format!("w{i:03}")).collect();
     let docs: Vec<&str> = words.iter().map(String::as_str).collect();
     let conn = store(&docs);
-    assert_eq!(terms_in(&conn, "w", "x").unwrap(), None);
-    let capped = terms_in(&conn, "w00", "w01").unwrap().unwrap();
+    assert_eq!(terms_in(&conn, "w", "x", 64).unwrap(), None);
+    let capped = terms_in(&conn, "w00", "w01", 64).unwrap().unwrap();
     assert_eq!(capped.len(), 10);
 }
 

@@ -17,7 +17,7 @@
 //!   filters are exact, `from` is inclusive and `to` exclusive, and text search is
 //!   case-insensitive and finds two-character Chinese words.
 
-mod fixtures;
+pub mod fixtures;
 mod search;
 
 pub use search::{

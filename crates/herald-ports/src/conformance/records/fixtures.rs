@@ -8,7 +8,7 @@ use herald_domain::{
 };
 
 /// A webhook message accepted at `created_at` with one delivery per receiver.
-pub(super) fn message(app: &AppId, created_at: Millis, receivers: &[&str]) -> Message {
+pub fn message(app: &AppId, created_at: Millis, receivers: &[&str]) -> Message {
     Message {
         id: MessageId::generate(),
         app_id: app.clone(),
@@ -37,12 +37,12 @@ pub(super) fn message(app: &AppId, created_at: Millis, receivers: &[&str]) -> Me
 }
 
 /// The `index`-th delivery id of a message.
-pub(super) fn dlv(message: &Message, index: usize) -> DeliveryId {
+pub fn dlv(message: &Message, index: usize) -> DeliveryId {
     message.deliveries[index].id.clone()
 }
 
 /// A dispatch event for attempt `seq` reaching `state`.
-pub(super) fn event(
+pub fn event(
     message: &Message,
     delivery: &DeliveryId,
     seq: u32,
@@ -66,18 +66,18 @@ pub(super) fn event(
 }
 
 /// The same event carrying rendered content.
-pub(super) fn with_content(mut event: ResultEvent, content: &str) -> ResultEvent {
+pub fn with_content(mut event: ResultEvent, content: &str) -> ResultEvent {
     event.content = Some(content.to_string());
     event
 }
 
 /// The same event carrying the log of its attempt.
-pub(super) fn with_attempt(mut event: ResultEvent, outcome: &str) -> ResultEvent {
+pub fn with_attempt(mut event: ResultEvent, outcome: &str) -> ResultEvent {
     event.attempt = Some(attempt_log(&event, outcome));
     event
 }
 
-pub(super) fn attempt_log(event: &ResultEvent, outcome: &str) -> AttemptLog {
+pub fn attempt_log(event: &ResultEvent, outcome: &str) -> AttemptLog {
     AttemptLog {
         attempt: event.version.seq,
         at: event.at,
