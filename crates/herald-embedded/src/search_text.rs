@@ -97,7 +97,7 @@ impl TextQuery {
 
 /// Characters `unicode61 remove_diacritics 2` indexes unchanged (checked against SQLite in a
 /// test): lowercase ASCII letters, digits, and the CJK characters but a few kana marks.
-fn indexed_verbatim(c: char) -> bool {
+pub(crate) fn indexed_verbatim(c: char) -> bool {
     c.is_ascii_lowercase()
         || c.is_ascii_digit()
         || (is_cjk(c) && !matches!(c as u32, 0x3099..=0x309C | 0x30A0 | 0x30FB))

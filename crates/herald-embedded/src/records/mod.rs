@@ -202,7 +202,18 @@ impl Records for SqliteRecords {
         if let Some(journal) = &self.journal {
             journal.caught_up_for_search().await?;
         }
-        self.db.read(move |conn| query.run(conn)).await
+        let (page, staged) = self.db.read(move |conn| query.run(conn)).await?;
+        if staged && self.vocab.flush_due() {
+            // Words wait in staging until a result batch moves them; on a quiet store none
+            // comes, so the search asks for the move (in the background: it has its page).
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                if let Err(e) = db.write_unisolated(0, vocab::flush_staged).await {
+                    tracing::warn!(error = %e, "moving staged search terms failed");
+                }
+            });
+        }
+        Ok(page)
     }
 }
 

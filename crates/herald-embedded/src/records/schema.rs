@@ -39,8 +39,25 @@ pub(super) fn seq_floor(created_at: i64) -> i64 {
     created_at.clamp(0, (1 << (63 - SEQ_SHIFT)) - 1) << SEQ_SHIFT
 }
 
+/// Moves the staged terms (see `vocab`) into `delivery_vocab` as one row: run by a result
+/// batch at most about once a second, and at open for what a stop left staged.
+macro_rules! flush_staged_terms {
+    () => {
+        "INSERT INTO delivery_vocab (rowid, term)
+         SELECT (SELECT coalesce(max(id), 0) + 1 FROM delivery_vocab_docsize),
+                group_concat(terms, ' ')
+           FROM delivery_vocab_staged
+         HAVING count(*) > 0;
+         DELETE FROM delivery_vocab_staged;"
+    };
+}
+
+/// [`flush_staged_terms`] as a statement batch.
+pub(super) const FLUSH_STAGED_TERMS: &str = flush_staged_terms!();
+
 /// DDL of the records store (idempotent).
-pub const SCHEMA: &str = "
+pub const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS messages (
     id               TEXT PRIMARY KEY,
     app_id           TEXT NOT NULL,
@@ -141,6 +158,13 @@ SELECT chunk + 1, group_concat(term, ' ')
  GROUP BY chunk;
 DROP TABLE temp.delivery_text_terms;
 DROP TABLE temp.vocab_upgrade;
+CREATE TABLE IF NOT EXISTS delivery_vocab_staged (
+    id    INTEGER PRIMARY KEY,
+    terms TEXT NOT NULL
+);
+",
+    flush_staged_terms!(),
+    "
 COMMIT;
 
 BEGIN IMMEDIATE;
@@ -151,7 +175,8 @@ SELECT d.seq, 'r' || lower(hex(d.app_id || char(31) || d.receiver))
   CROSS JOIN deliveries AS d;
 DROP INDEX IF EXISTS deliveries_by_receiver;
 COMMIT;
-";
+"
+);
 
 /// Moves the receiver keys written by the group's jobs into `delivery_receivers`, in one
 /// statement per commit (see the module notes); run by the writer before every COMMIT.

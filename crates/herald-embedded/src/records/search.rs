@@ -222,28 +222,34 @@ impl SearchQuery {
         })
     }
 
-    pub(super) fn run(mut self, conn: &Connection) -> Result<SearchPage, StoreError> {
+    /// Runs the search; also says whether the vocabulary had staged words (see `vocab`).
+    pub(super) fn run(mut self, conn: &Connection) -> Result<(SearchPage, bool), StoreError> {
         let Some(sql) = self.sql.take() else {
-            return Ok(SearchPage::default());
+            return Ok((SearchPage::default(), false));
         };
         // One snapshot for the vocabulary and the search: a word committed in between
         // cannot be in one and missing from the other.
         let snapshot = conn
             .unchecked_transaction()
             .map_err(sql_err("starting a search"))?;
+        let mut staged = false;
         if let Some(text) = &self.text
             && let Some((from, until)) = text.query.prefix_range()
-            && let Some(terms) = vocab::terms_in(conn, &from, &until, text.query.max_expansion())?
         {
+            let (terms, staged_any) =
+                vocab::terms_in(conn, &from, &until, text.query.max_expansion())?;
+            staged = staged_any;
             // The last word as the exact terms it stands for (see `search_text`).
-            match text.expression(Some(&terms)) {
-                Some(expression) => self.params[0] = Value::Text(expression),
-                None => return Ok(SearchPage::default()),
+            if let Some(terms) = terms {
+                match text.expression(Some(&terms)) {
+                    Some(expression) => self.params[0] = Value::Text(expression),
+                    None => return Ok((SearchPage::default(), staged)),
+                }
             }
         }
-        let page = self.page(conn, &sql);
+        let page = self.page(conn, &sql)?;
         snapshot.finish().map_err(sql_err("ending a search"))?;
-        page
+        Ok((page, staged))
     }
 
     /// Runs the search's statement and reads one page.

@@ -6,24 +6,37 @@ use super::*;
 use crate::search_text::{TextQuery, analyze_document, quote};
 
 /// A records schema holding `docs` (rowid = position + 1) in `delivery_text` and, like the
-/// settle does, their body words in the vocabulary.
+/// settle does, their body words in the vocabulary (moved there from staging).
 fn store(docs: &[&str]) -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     conn.execute_batch(super::super::SCHEMA).unwrap();
+    add(&conn, docs, 0, true);
+    conn
+}
+
+/// Indexes `docs` from rowid `first + 1` on and stages their new words, moving the staged
+/// words into the vocabulary when `flush`.
+fn add(conn: &Connection, docs: &[&str], first: i64, flush: bool) {
     let cache = VocabCache::default();
     let mut bodies = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
         let text = analyze_document(doc);
         conn.execute(
             "INSERT INTO delivery_text (rowid, app, body, tail) VALUES (?1, 'a1', ?2, ?3)",
-            rusqlite::params![i as i64 + 1, text.body, text.tail],
+            rusqlite::params![first + i as i64 + 1, text.body, text.tail],
         )
         .unwrap();
         bodies.push(text.body);
     }
     let terms = cache.unknown(bodies.iter().map(String::as_str));
-    write_terms(&conn, &terms).unwrap();
-    conn
+    write_terms(conn, &terms, flush).unwrap();
+}
+
+fn staged_rows(conn: &Connection) -> i64 {
+    conn.query_row("SELECT count(*) FROM delivery_vocab_staged", [], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
 
 fn rows(conn: &Connection, expression: Option<String>) -> Vec<i64> {
@@ -44,7 +57,11 @@ fn both_ways(conn: &Connection, q: &str) -> (Vec<i64>, Vec<i64>, bool) {
     let query = TextQuery::parse(q).unwrap();
     let prefix = rows(conn, query.expression(None));
     let expanded = match query.prefix_range() {
-        Some((from, until)) => terms_in(conn, &from, &until, query.max_expansion()).unwrap(),
+        Some((from, until)) => {
+            terms_in(conn, &from, &until, query.max_expansion())
+                .unwrap()
+                .0
+        }
         None => None,
     };
     let used = expanded.is_some();
@@ -111,8 +128,8 @@ fn a_prefix_of_more_terms_than_the_cap_is_left_to_fts5() {
     let words: Vec<String> = (0..=64).map(|i| format!("w{i:03}")).collect();
     let docs: Vec<&str> = words.iter().map(String::as_str).collect();
     let conn = store(&docs);
-    assert_eq!(terms_in(&conn, "w", "x", 64).unwrap(), None);
-    let capped = terms_in(&conn, "w00", "w01", 64).unwrap().unwrap();
+    assert_eq!(terms_in(&conn, "w", "x", 64).unwrap().0, None);
+    let capped = terms_in(&conn, "w00", "w01", 64).unwrap().0.unwrap();
     assert_eq!(capped.len(), 10);
 }
 
@@ -191,4 +208,80 @@ fn the_cache_knows_only_what_it_learned_and_starts_over_when_full() {
         [Box::from("a")],
         "full: started over, so a word is written again rather than missed"
     );
+}
+
+/// Words still staged (not moved into the vocabulary yet) are found as well; a staged word
+/// the tokenizer might fold into the prefix sends that search to the FTS5 prefix query; the
+/// move, and an open, empty the staging table.
+#[test]
+fn staged_words_count_until_they_are_moved() {
+    let conn = store(&["hello world"]);
+    add(&conn, &["hello worldwide", "Zählen bitte"], 1, false);
+    assert_eq!(staged_rows(&conn), 1);
+    assert_eq!(
+        both_ways(&conn, "worldw"),
+        (vec![2], vec![2], true),
+        "a staged word is found before the move"
+    );
+    assert_eq!(both_ways(&conn, "wor"), (vec![1, 2], vec![1, 2], true));
+    let (exact, _, used) = both_ways(&conn, "za");
+    assert!(!used, "'zählen' is staged raw and might fold to 'zahlen'");
+    assert_eq!(exact, [3], "it does: the prefix query finds it");
+    assert!(
+        both_ways(&conn, "hel").2,
+        "no staged word can fold into 'hel'"
+    );
+
+    add(&conn, &[], 3, true);
+    assert_eq!(staged_rows(&conn), 0);
+    assert_eq!(
+        both_ways(&conn, "zah"),
+        (vec![3], vec![3], true),
+        "moved: folded by the tokenizer now"
+    );
+
+    add(&conn, &["hello again"], 3, false);
+    assert_eq!(staged_rows(&conn), 1);
+    conn.execute_batch(super::super::SCHEMA).unwrap();
+    assert_eq!(
+        staged_rows(&conn),
+        0,
+        "an open moves what a stop left staged"
+    );
+    assert_eq!(
+        terms_in(&conn, "again", "agaio", 64).unwrap().0.unwrap(),
+        ["again"]
+    );
+}
+
+#[test]
+fn a_word_might_fold_into_a_prefix_only_where_a_term_can_start() {
+    for (word, prefix, maybe) in [
+        ("wörter", "wo", true),
+        ("wörter", "wa", true),
+        ("wörter", "x", false),
+        ("wörter", "w", true),
+        ("éclair", "ec", true),
+        ("éclair", "x", true),
+        ("zählen", "y", false),
+        ("ab・cd", "cd", true),
+        ("ab・cd", "ce", false),
+        ("ab・cd", "ab", true),
+        ("ab・cd", "abc", true),
+        ("abcé", "abd", false),
+        ("café", "caf", true),
+        ("café", "cab", false),
+    ] {
+        assert_eq!(could_fold_into(word, prefix), maybe, "{word} {prefix}");
+    }
+}
+
+#[test]
+fn a_move_is_due_at_most_once_a_second() {
+    let cache = VocabCache::default();
+    assert!(
+        cache.flush_due(),
+        "the first batch moves what an earlier run staged"
+    );
+    assert!(!cache.flush_due());
 }

@@ -134,6 +134,8 @@ pub(crate) struct PreparedEvents {
     /// Body words not known to be in the vocabulary yet (see `vocab`), written with the
     /// events and learned by the cache once committed.
     pub(crate) new_terms: Vec<Box<str>>,
+    /// Whether this batch moves the staged words into the vocabulary.
+    flush_terms: bool,
 }
 
 impl PreparedEvents {
@@ -161,6 +163,7 @@ impl PreparedEvents {
             events,
             texts,
             new_terms,
+            flush_terms: vocab.flush_due(),
         })
     }
 
@@ -253,7 +256,7 @@ pub(crate) fn apply_events(
         }
     }
     index_contents(conn, &to_index)?;
-    write_terms(conn, &prepared.new_terms)?;
+    write_terms(conn, &prepared.new_terms, prepared.flush_terms)?;
     Ok(changed)
 }
 
