@@ -99,7 +99,10 @@ async fn both_writers_add_unseen_words_once_and_search_finds_them() {
             })
             .unwrap()
     };
-    assert_eq!(staged(dir.path()), 1, "'bob' waits in staging");
+    // 'bob' waits in staging unless a second passed since the first batch's move (a slow
+    // machine): then the search below has nothing to move, and the loop passes at once.
+    let waiting = staged(dir.path());
+    assert!(waiting <= 1);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(found("bo").await, [dlv(&m, 2)]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

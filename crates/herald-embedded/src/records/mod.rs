@@ -14,10 +14,12 @@
 //!
 //! Module map: `schema` (DDL, rowid layout), `write` (accept insert, event apply, text
 //! indexing), `read` (message view, state lookup), `search` (filters, plans, FTS) and
-//! `vocab` (the body's terms, so a search's last word becomes exact terms) and `cursor`
+//! `vocab` (the body's terms, so a search's last word becomes exact terms; `fold` says which
+//! characters the tokenizer keeps as other letters) and `cursor`
 //! (the page token).
 
 mod cursor;
+mod fold;
 mod read;
 mod schema;
 mod search;
@@ -208,7 +210,7 @@ impl Records for SqliteRecords {
             // comes, so the search asks for the move (in the background: it has its page).
             let db = self.db.clone();
             tokio::spawn(async move {
-                if let Err(e) = db.write_unisolated(0, vocab::flush_staged).await {
+                if let Err(e) = db.write(0, vocab::flush_staged).await {
                     tracing::warn!(error = %e, "moving staged search terms failed");
                 }
             });

@@ -29,7 +29,7 @@
 //! `delivery_text`'s own body terms, 10,000 to a row, in the transaction that creates it. It
 //! walks every doclist, so it takes time in proportion to the indexed words (3.1–3.5 s for
 //! 600k–2M short messages). After an older binary wrote to the file, drop both vocabulary
-//! tables to have it rebuilt (decision 0020).
+//! tables (and `delivery_vocab_staged`) to have it rebuilt (decision 0020).
 
 /// Bits of `seq` below the millisecond.
 pub(super) const SEQ_SHIFT: u32 = 20;

@@ -14,8 +14,8 @@
 //! commit, nearly doubling the full-text cost of a small settle; staging costs ~25 µs.
 //! A search reads both in one snapshot. Staged words are raw analyzer tokens, not yet folded
 //! by the tokenizer, so one that the tokenizer might fold or split into a term with the
-//! prefix (it holds a character other than ASCII letters, digits and CJK) makes that search
-//! use the FTS5 prefix query, until the next move (see [`could_fold_into`]).
+//! prefix makes that search use the FTS5 prefix query, until the next move (see
+//! [`could_fold_into`] and `fold`).
 //!
 //! A term only has to be written once: [`VocabCache`] remembers the terms written (bounded;
 //! when full it starts over, and a term seen again is written again, one more doclist entry).
@@ -26,6 +26,7 @@
 //! A database from before the vocabulary gets it at open, from `delivery_text`'s own
 //! vocabulary (see `schema`), in the same transaction that creates the table.
 
+use super::fold::stays_other_letter;
 use super::schema::FLUSH_STAGED_TERMS;
 use super::sql_err;
 use crate::search_text::indexed_verbatim;
@@ -108,7 +109,18 @@ pub(crate) fn write_terms(
             .map_err(sql_err("staging search terms"))?;
     }
     if flush {
-        flush_staged(conn)?;
+        // In its own savepoint: a move that fails leaves the words staged for the next
+        // one instead of failing the whole group commit.
+        conn.execute_batch("SAVEPOINT vocab_move")
+            .map_err(sql_err("moving staged search terms"))?;
+        match flush_staged(conn) {
+            Ok(()) => conn.execute_batch("RELEASE vocab_move"),
+            Err(e) => {
+                tracing::warn!(error = %e, "moving staged search terms failed; kept staged");
+                conn.execute_batch("ROLLBACK TO vocab_move; RELEASE vocab_move")
+            }
+        }
+        .map_err(sql_err("moving staged search terms"))?;
     }
     Ok(())
 }
@@ -124,7 +136,11 @@ pub(crate) fn terms_in(
     max: usize,
 ) -> Result<(Option<Vec<String>>, bool), StoreError> {
     let Some(mut terms) = vocabulary_terms(conn, from, until, max)? else {
-        return Ok((None, false));
+        let staged = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM delivery_vocab_staged)")
+            .and_then(|mut s| s.query_row([], |row| row.get(0)))
+            .map_err(sql_err("reading staged search terms"))?;
+        return Ok((None, staged));
     };
     let mut staged = conn
         .prepare_cached("SELECT terms FROM delivery_vocab_staged")
@@ -159,16 +175,18 @@ pub(crate) fn terms_in(
 /// Whether the tokenizer might make a term starting with `prefix` (verbatim characters) out
 /// of `word`, which holds other characters. A term starts at the word's start or after a
 /// character the tokenizer may treat as a separator; from there, verbatim characters are
-/// indexed as written, so one that differs from the prefix rules that start out, while any
-/// other character might fold to anything or vanish, so reaching one (or the prefix's end)
-/// first means "maybe". Conservative: "maybe" only costs the fast path.
+/// indexed as written, and so is a letter that stays another letter ([`stays_other_letter`]),
+/// so one that differs from the prefix rules that start out; any other character might fold
+/// to anything or vanish, so reaching one (or the prefix's end) first means "maybe".
+/// Conservative: "maybe" only costs the fast path.
 pub(crate) fn could_fold_into(word: &str, prefix: &str) -> bool {
     let chars: Vec<char> = word.chars().collect();
+    let unsure = |c: char| !indexed_verbatim(c) && !stays_other_letter(c);
     let starts = std::iter::once(0).chain(
         chars
             .iter()
             .enumerate()
-            .filter(|(_, c)| !indexed_verbatim(**c))
+            .filter(|(_, c)| unsure(**c))
             .map(|(i, _)| i + 1),
     );
     starts.into_iter().any(|start: usize| {
@@ -176,7 +194,7 @@ pub(crate) fn could_fold_into(word: &str, prefix: &str) -> bool {
         for wanted in prefix.chars() {
             match rest.next() {
                 None => return false,
-                Some(&c) if !indexed_verbatim(c) => return true,
+                Some(&c) if unsure(c) => return true,
                 Some(&c) if c != wanted => return false,
                 Some(_) => {}
             }

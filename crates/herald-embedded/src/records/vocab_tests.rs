@@ -271,6 +271,10 @@ fn a_word_might_fold_into_a_prefix_only_where_a_term_can_start() {
         ("abcé", "abd", false),
         ("café", "caf", true),
         ("café", "cab", false),
+        ("привет", "hello", false),
+        ("straße", "strasse", false),
+        ("straße", "stra", true),
+        ("über", "u", true),
     ] {
         assert_eq!(could_fold_into(word, prefix), maybe, "{word} {prefix}");
     }
