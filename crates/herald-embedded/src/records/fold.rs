@@ -36,17 +36,16 @@ pub(crate) fn stays_other_letter(c: char) -> bool {
     if let Some(&known) = probe.known.get(&c) {
         return known;
     }
-    let answer = probe
-        .conn
-        .as_ref()
-        .and_then(|conn| tokenized(conn, c).ok())
-        .is_some_and(|terms| match terms.as_slice() {
-            [term] => {
-                let chars: Vec<char> = term.chars().collect();
-                matches!(chars.as_slice(), ['a', d, 'a'] if !indexed_verbatim(*d))
-            }
-            _ => false,
-        });
+    let Some(Ok(terms)) = probe.conn.as_ref().map(|conn| tokenized(conn, c)) else {
+        return false; // unsure, and not remembered: the next search asks again
+    };
+    let answer = match terms.as_slice() {
+        [term] => {
+            let chars: Vec<char> = term.chars().collect();
+            matches!(chars.as_slice(), ['a', d, 'a'] if !indexed_verbatim(*d))
+        }
+        _ => false,
+    };
     probe.known.insert(c, answer);
     answer
 }

@@ -180,13 +180,16 @@ pub(crate) fn terms_in(
 /// to anything or vanish, so reaching one (or the prefix's end) first means "maybe".
 /// Conservative: "maybe" only costs the fast path.
 pub(crate) fn could_fold_into(word: &str, prefix: &str) -> bool {
-    let chars: Vec<char> = word.chars().collect();
-    let unsure = |c: char| !indexed_verbatim(c) && !stays_other_letter(c);
+    // Per character: (the character, whether the tokenizer might fold, drop or split it).
+    let chars: Vec<(char, bool)> = word
+        .chars()
+        .map(|c| (c, !indexed_verbatim(c) && !stays_other_letter(c)))
+        .collect();
     let starts = std::iter::once(0).chain(
         chars
             .iter()
             .enumerate()
-            .filter(|(_, c)| unsure(**c))
+            .filter(|(_, (_, unsure))| *unsure)
             .map(|(i, _)| i + 1),
     );
     starts.into_iter().any(|start: usize| {
@@ -194,8 +197,8 @@ pub(crate) fn could_fold_into(word: &str, prefix: &str) -> bool {
         for wanted in prefix.chars() {
             match rest.next() {
                 None => return false,
-                Some(&c) if unsure(c) => return true,
-                Some(&c) if c != wanted => return false,
+                Some(&(_, true)) => return true,
+                Some(&(c, false)) if c != wanted => return false,
                 Some(_) => {}
             }
         }
