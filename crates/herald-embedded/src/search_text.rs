@@ -103,12 +103,6 @@ pub(crate) fn indexed_verbatim(c: char) -> bool {
         || (is_cjk(c) && !matches!(c as u32, 0x3099..=0x309C | 0x30A0 | 0x30FB))
 }
 
-/// The FTS5 match expression for a user's query with its last token as a prefix, or `None`
-/// when the query holds no searchable characters.
-pub fn fts_query(text: &str) -> Option<String> {
-    TextQuery::parse(text).and_then(|q| q.expression(None))
-}
-
 /// The token identifying an app inside the FTS index: the lowercase ULID body of its id
 /// (`app_01jabc…` → `01jabc…`), unique per app and rare enough to keep its doclist short.
 pub fn app_token(app_id: &str) -> String {
@@ -127,6 +121,11 @@ pub fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The match expression with the last token as an FTS5 prefix (no vocabulary).
+    fn fts_query(text: &str) -> Option<String> {
+        TextQuery::parse(text).and_then(|q| q.expression(None))
+    }
 
     #[test]
     fn queries_are_phrases_with_a_prefix_last_token() {
