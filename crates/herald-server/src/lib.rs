@@ -5,6 +5,7 @@
 //! its configuration onto [`ServerOptions`]; tests start servers on port 0 the same way.
 
 mod backend;
+mod background;
 mod bootstrap;
 mod channels;
 mod metrics;
@@ -96,6 +97,9 @@ pub struct ServerOptions {
     pub master_key: Option<(String, String)>,
     pub old_master_keys: Vec<(String, String)>,
     pub workers: usize,
+    /// 0: delivery, results and housekeeping share the API's runtime; 1–19: they run on
+    /// their own runtime that many nice levels below it (`background.rs`, decision 0021).
+    pub background_nice: i32,
     pub receive_batch: usize,
     pub lease: Duration,
     pub idempotency_ttl: Duration,
@@ -126,6 +130,7 @@ impl ServerOptions {
             master_key: None,
             old_master_keys: Vec::new(),
             workers: 64,
+            background_nice: 0,
             receive_batch: 256,
             lease: Duration::from_secs(60),
             idempotency_ttl: Duration::from_secs(24 * 3600),
@@ -293,29 +298,32 @@ async fn run(
     let (relay_stop_tx, relay_stop) = watch::channel(false);
     let relay = relay.map(|r| tokio::spawn(r.run(relay_stop)));
     let workers = options.role != Role::Api;
+    // Work no caller waits on; on its own lower-priority threads if configured (0021).
+    let background = background::Background::start(options.background_nice)
+        .context("starting the background runtime")?;
     let (work_stop_tx, work_stop) = watch::channel(false);
     let dispatcher = workers.then(|| {
-        tokio::spawn(herald_engine::dispatch::run(
+        background.spawn(herald_engine::dispatch::run(
             engine.clone(),
             PolicyChain::default(),
             work_stop.clone(),
         ))
     });
     let results = workers.then(|| {
-        tokio::spawn(herald_engine::results::run(
+        background.spawn(herald_engine::results::run(
             engine.clone(),
             work_stop.clone(),
         ))
     });
     let poller = workers.then(|| {
-        tokio::spawn(herald_engine::receipts::poll_loop(
+        background.spawn(herald_engine::receipts::poll_loop(
             engine.clone(),
             options.receipt_poll_every,
             options.receipt_poll_after,
             work_stop.clone(),
         ))
     });
-    let housekeeping = tokio::spawn(bootstrap::housekeeping(
+    let housekeeping = background.spawn(bootstrap::housekeeping(
         engine.clone(),
         options.idempotency_ttl,
     ));

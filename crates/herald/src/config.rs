@@ -93,6 +93,9 @@ pub struct DispatcherConfig {
     pub lease_secs: u64,
     /// On shutdown, how long in-flight sends may run before the process exits.
     pub shutdown_grace_secs: u64,
+    /// 0: delivery shares the API's threads; 1–19: it runs on its own threads that many nice
+    /// levels below them (decision 0021).
+    pub nice: i32,
 }
 
 /// `Idempotency-Key` bookkeeping.

@@ -23,6 +23,7 @@ fn options(config: &Config, role: Role) -> ServerOptions {
         .collect();
     o.workers = config.dispatcher.workers;
     o.receive_batch = config.dispatcher.receive_batch;
+    o.background_nice = config.dispatcher.nice;
     o.lease = Duration::from_secs(config.dispatcher.lease_secs);
     o.shutdown_grace = Duration::from_secs(config.dispatcher.shutdown_grace_secs);
     o.idempotency_ttl = Duration::from_secs(config.idempotency.ttl_hours * 3600);

@@ -184,3 +184,36 @@ async fn a_template_default_account_can_be_cleared_and_set() {
     let (s, body) = app.post("/v1/messages", send).await;
     assert_eq!(s, 202, "{body}");
 }
+
+/// `dispatcher.nice` > 0: delivery, its timers (a scheduled message) and the graceful stop
+/// run on the background runtime's threads, and the server still shuts down cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_on_the_lower_priority_runtime_sends_schedules_and_stops() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    let app = spawn_configured(dir, |o| o.background_nice = 5).await;
+    let (s, now) = app
+        .post(
+            "/v1/messages",
+            json!({"template": "welcome", "receivers": ["bg-now"], "variables": {"name": "N"}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{now}");
+    let due = from_now(800);
+    let (s, later) = app
+        .post("/v1/messages", json!({"template": "welcome", "receivers": ["bg-later"], "variables": {"name": "L"}, "send_at": due}))
+        .await;
+    assert_eq!(s, 202, "{later}");
+    app.wait_all(now["id"].as_str().unwrap(), "delivered").await;
+    let done = app
+        .wait_all(later["id"].as_str().unwrap(), "delivered")
+        .await;
+    let at = parse_rfc3339(done["deliveries"][0]["attempts"][0]["at"].as_str().unwrap()).unwrap();
+    assert!(
+        at >= parse_rfc3339(&due).unwrap(),
+        "sent at {at}, due {due}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), app.server.shutdown())
+        .await
+        .expect("stops within the grace period")
+        .expect("stops cleanly");
+}

@@ -68,6 +68,7 @@ pub(super) fn read_config(figment: &Figment) -> Result<Config, ConfigError> {
             receive_batch: r.integer("dispatcher.receive_batch", 1..=100_000) as usize,
             lease_secs: r.integer("dispatcher.lease_secs", 1..=86_400),
             shutdown_grace_secs: r.integer("dispatcher.shutdown_grace_secs", 0..=3600),
+            nice: r.integer("dispatcher.nice", 0..=19) as i32,
         },
         idempotency: IdempotencyConfig {
             ttl_hours: r.integer("idempotency.ttl_hours", 1..=24 * 366),

@@ -36,6 +36,7 @@ fn embedded_defaults_load_and_match_the_documented_values() {
     assert_eq!(config.dispatcher.receive_batch, 256);
     assert_eq!(config.dispatcher.lease(), Duration::from_secs(60));
     assert_eq!(config.dispatcher.shutdown_grace(), Duration::from_secs(20));
+    assert_eq!(config.dispatcher.nice, 0);
     assert_eq!(config.idempotency.ttl(), Duration::from_secs(24 * 3600));
     assert!(config.bootstrap.demo);
     assert!(config.sim.builtin);
@@ -129,6 +130,7 @@ fn every_bad_value_is_reported_at_once_naming_key_and_origin() {
             public_url = "ftp://x"
             [dispatcher]
             workers = 0
+            nice = 25
             [security]
             master_key = "c2hvcnQ="
             old_master_keys = { k1 = "c2hvcnQ=" }
@@ -147,6 +149,7 @@ fn every_bad_value_is_reported_at_once_naming_key_and_origin() {
         assert_eq!(
             found,
             [
+                "dispatcher.nice",
                 "dispatcher.workers",
                 "idempotency.ttl_hours",
                 "log.format",
@@ -170,6 +173,7 @@ fn every_bad_value_is_reported_at_once_naming_key_and_origin() {
             message_for(&err, "server.body_limit_bytes").contains("\"lots\" is not a whole number")
         );
         assert!(message_for(&err, "dispatcher.workers").contains("0 is out of range"));
+        assert!(message_for(&err, "dispatcher.nice").contains("25 is out of range"));
         assert!(
             message_for(&err, "security.master_key").contains("must decode to 32 bytes, got 5")
         );
@@ -181,7 +185,7 @@ fn every_bad_value_is_reported_at_once_naming_key_and_origin() {
         );
         let shown = err.to_string();
         assert!(
-            shown.starts_with("invalid configuration (11 problems):"),
+            shown.starts_with("invalid configuration (12 problems):"),
             "{shown}"
         );
         assert!(shown.contains("\n  - server.listen: \"abc\" is not a socket address"));
