@@ -28,10 +28,19 @@ impl Background {
         if nice <= 0 {
             return Ok(Self { runtime: None });
         }
+        // One absolute target for every thread of the runtime: a blocking-pool thread is
+        // created by an already lowered worker and inherits its value, so lowering each
+        // thread "by `nice`" would lower those twice.
+        let target = current_nice().map(|base| (base + nice).min(19));
+        #[cfg(not(target_os = "linux"))]
+        tracing::warn!(
+            nice,
+            "dispatcher.nice only lowers priorities on Linux; delivery runs on its own runtime at the API's priority"
+        );
         let runtime = Builder::new_multi_thread()
             .thread_name("herald-bg")
             .enable_all()
-            .on_thread_start(move || lower_priority(nice))
+            .on_thread_start(move || lower_priority_to(target))
             .build()?;
         Ok(Self {
             runtime: Some(runtime),
@@ -53,7 +62,9 @@ impl Background {
 
 impl Drop for Background {
     /// Stops the own runtime's threads without waiting (dropping a [`Runtime`] inside async
-    /// code panics); whatever still ran there was told to stop and awaited before.
+    /// code panics). The server drops it last, after telling its tasks to stop and waiting
+    /// up to the shutdown grace; sends still running past that are abandoned here (their
+    /// tasks are redelivered after the lease, as when the process exits).
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
@@ -61,23 +72,31 @@ impl Drop for Background {
     }
 }
 
-/// Lowers the calling thread's CPU priority by `nice` levels (on Linux the nice value
-/// belongs to the thread, so the API's threads keep theirs). Never raises it.
-fn lower_priority(nice: i32) {
-    if nice <= 0 {
-        return;
-    }
+/// The calling thread's nice value (Linux; `None` elsewhere or when it cannot be read).
+fn current_nice() -> Option<i32> {
     #[cfg(target_os = "linux")]
     {
-        let me = rustix::thread::gettid();
-        let lowered = rustix::process::getpriority_process(Some(me))
-            .and_then(|now| rustix::process::setpriority_process(Some(me), (now + nice).min(19)));
-        if let Err(e) = lowered {
-            // Raising priority back is what needs privileges; lowering it never fails for
-            // lack of them, so this is unexpected but harmless: the thread keeps its priority.
-            tracing::warn!(error = %e, nice, "could not lower a background thread's priority");
-        }
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok()
     }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Sets the calling thread's nice value to `target` unless it already runs at that or
+/// lower (on Linux the nice value belongs to the thread, so the API's threads keep theirs;
+/// lowering needs no privileges, raising would).
+fn lower_priority_to(target: Option<i32>) {
+    #[cfg(target_os = "linux")]
+    if let Some(target) = target
+        && current_nice().is_some_and(|now| now < target)
+        && let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), target)
+    {
+        tracing::warn!(error = %e, target, "could not lower a background thread's priority");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = target;
 }
 
 #[cfg(test)]
@@ -86,23 +105,30 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn background_threads_run_at_the_lower_priority_and_the_caller_keeps_its_own() {
-        let before = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+    fn workers_and_blocking_threads_run_nice_levels_below_the_caller_which_keeps_its_own() {
+        let before = current_nice().unwrap();
         let bg = Background::start(7).unwrap();
         let rt = Builder::new_current_thread().build().unwrap();
-        let (inside, name) = rt
+        let (worker, name, blocking) = rt
             .block_on(bg.spawn(async {
-                let tid = rustix::thread::gettid();
-                (
-                    rustix::process::getpriority_process(Some(tid)).unwrap(),
-                    std::thread::current().name().map(str::to_owned),
-                )
+                let worker = current_nice().unwrap();
+                let name = std::thread::current().name().map(str::to_owned);
+                // Created by the (already lowered) worker: must not be lowered twice.
+                let blocking = tokio::task::spawn_blocking(|| current_nice().unwrap())
+                    .await
+                    .unwrap();
+                (worker, name, blocking)
             }))
             .unwrap();
-        assert_eq!(inside, (before + 7).min(19), "background thread niced");
+        let expected = (before + 7).min(19);
+        assert_eq!(worker, expected, "worker thread niced");
+        assert_eq!(blocking, expected, "blocking-pool thread niced once");
         assert_eq!(name.as_deref(), Some("herald-bg"));
-        let after = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
-        assert_eq!(after, before, "the starting thread keeps its priority");
+        assert_eq!(
+            current_nice().unwrap(),
+            before,
+            "the caller keeps its priority"
+        );
     }
 
     #[tokio::test]

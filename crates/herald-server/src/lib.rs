@@ -263,14 +263,26 @@ async fn open_and_serve(
         app = app.merge(channels::sim_router(sim.clone()));
     }
 
+    // Work no caller waits on; on its own lower-priority threads if configured (decision
+    // 0021). An API-only node runs nothing there but housekeeping: no runtime for that.
+    let nice = if options.role == Role::Api {
+        0
+    } else {
+        options.background_nice
+    };
+    let background =
+        background::Background::start(nice).context("starting the background runtime")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(run(
         engine.clone(),
         options.clone(),
-        listener,
-        app,
-        state,
+        Http {
+            listener,
+            app,
+            state,
+        },
         backends.relay,
+        background,
         stop_rx,
     ));
     Ok(RunningServer {
@@ -284,23 +296,31 @@ async fn open_and_serve(
     })
 }
 
-async fn run(
-    engine: Arc<Engine>,
-    options: ServerOptions,
+/// What `run` serves the API with.
+struct Http {
     listener: tokio::net::TcpListener,
     app: axum::Router,
     state: ApiState,
+}
+
+async fn run(
+    engine: Arc<Engine>,
+    options: ServerOptions,
+    http: Http,
     relay: Option<relay::Relay>,
+    background: background::Background,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let Http {
+        listener,
+        app,
+        state,
+    } = http;
     // Every role relays: the API's accepted messages and the workers' follow-ups both wait
     // in the outbox. It stops after the workers drained, taking their last rows along.
     let (relay_stop_tx, relay_stop) = watch::channel(false);
     let relay = relay.map(|r| tokio::spawn(r.run(relay_stop)));
     let workers = options.role != Role::Api;
-    // Work no caller waits on; on its own lower-priority threads if configured (0021).
-    let background = background::Background::start(options.background_nice)
-        .context("starting the background runtime")?;
     let (work_stop_tx, work_stop) = watch::channel(false);
     let dispatcher = workers.then(|| {
         background.spawn(herald_engine::dispatch::run(

@@ -185,12 +185,30 @@ async fn a_template_default_account_can_be_cleared_and_set() {
     assert_eq!(s, 202, "{body}");
 }
 
-/// `dispatcher.nice` > 0: delivery, its timers (a scheduled message) and the graceful stop
-/// run on the background runtime's threads, and the server still shuts down cleanly.
+/// `dispatcher.nice` > 0: the dispatcher runs on `herald-bg` threads five nice levels below
+/// the caller's, sends both an immediate and a scheduled message (whose due time the queue's
+/// scheduler, on the API's runtime, hands over), and the server still stops cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_on_the_lower_priority_runtime_sends_schedules_and_stops() {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
     let app = spawn_configured(dir, |o| o.background_nice = 5).await;
+    #[cfg(target_os = "linux")]
+    {
+        let own = nice_of("/proc/thread-self/stat").expect("own nice value");
+        let background: Vec<i32> = std::fs::read_dir("/proc/self/task")
+            .expect("threads")
+            .filter_map(|t| {
+                let t = t.ok()?.path();
+                let comm = std::fs::read_to_string(t.join("comm")).ok()?;
+                (comm.trim() == "herald-bg").then(|| nice_of(t.join("stat")))?
+            })
+            .collect();
+        assert!(!background.is_empty(), "no herald-bg thread");
+        assert!(
+            background.iter().all(|&n| n == (own + 5).min(19)),
+            "background threads at {background:?}, caller at {own}"
+        );
+    }
     let (s, now) = app
         .post(
             "/v1/messages",
@@ -216,4 +234,13 @@ async fn delivery_on_the_lower_priority_runtime_sends_schedules_and_stops() {
         .await
         .expect("stops within the grace period")
         .expect("stops cleanly");
+}
+
+/// The nice value in a `/proc/…/stat` file (field 19; counted after the `)` that ends the
+/// command name, which may itself hold spaces).
+#[cfg(target_os = "linux")]
+fn nice_of(stat: impl AsRef<std::path::Path>) -> Option<i32> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(16)?.parse().ok()
 }
