@@ -82,6 +82,10 @@ pub struct CommitStats {
     /// Journaled accepts the indexer had to set aside: rows it could not read back (moved
     /// to `journal_unreadable`) or found missing (kept by `journal`).
     pub set_aside: AtomicU64,
+    /// Moves of staged search words into the vocabulary that failed (`records::vocab`); the
+    /// words stay staged and the next move takes them, but a count that keeps growing
+    /// means staging only grows and searches fall back to the slower prefix query.
+    pub vocab_move_failures: AtomicU64,
 }
 
 impl CommitStats {

@@ -90,6 +90,11 @@ fn commit_metrics(out: &mut String, stats: &CommitStats, journal: Option<&Commit
         "Time spent in COMMIT (fsync), in seconds (integer part).",
         nanos / 1_000_000_000,
     );
+    counter(
+        "herald_search_vocab_move_failures_total",
+        "Moves of staged search words into the vocabulary that failed; the words stay staged for the next move. A growing count means searches fall back to slower prefix queries (decision 0020).",
+        stats.vocab_move_failures.load(Ordering::Relaxed),
+    );
     if let Some(journal) = journal {
         counter(
             "herald_journal_fsync_total",

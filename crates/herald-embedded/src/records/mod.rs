@@ -59,9 +59,9 @@ pub struct SqliteRecords {
 impl SqliteRecords {
     pub fn new(db: Db) -> Self {
         Self {
+            vocab: Arc::new(VocabCache::new(Arc::clone(db.stats()))),
             db,
             journal: None,
-            vocab: Arc::default(),
         }
     }
 
@@ -208,9 +208,10 @@ impl Records for SqliteRecords {
         if staged && self.vocab.flush_due() {
             // Words wait in staging until a result batch moves them; on a quiet store none
             // comes, so the search asks for the move (in the background: it has its page).
-            let db = self.db.clone();
+            let (db, vocab) = (self.db.clone(), Arc::clone(&self.vocab));
             tokio::spawn(async move {
                 if let Err(e) = db.write(0, vocab::flush_staged).await {
+                    vocab.move_failed();
                     tracing::warn!(error = %e, "moving staged search terms failed");
                 }
             });

@@ -29,11 +29,13 @@
 use super::fold::stays_other_letter;
 use super::schema::FLUSH_STAGED_TERMS;
 use super::sql_err;
+use crate::db::CommitStats;
 use crate::search_text::indexed_verbatim;
 use herald_ports::StoreError;
 use rusqlite::Connection;
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often staged words are moved into `delivery_vocab` (also at open).
@@ -44,14 +46,31 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const CACHE_TERMS: usize = 100_000;
 
 /// The terms already written to `delivery_vocab`, as far as this process knows.
-#[derive(Default)]
 pub(crate) struct VocabCache {
     known: Mutex<HashSet<Box<str>>>,
     /// When a batch last took the job of moving the staged words (`None`: not yet).
     last_flush: Mutex<Option<Instant>>,
+    /// The database's counters, where a failed move is counted.
+    stats: Arc<CommitStats>,
 }
 
 impl VocabCache {
+    /// An empty cache that counts failed moves in `stats` (the records database's).
+    pub(crate) fn new(stats: Arc<CommitStats>) -> Self {
+        Self {
+            known: Mutex::default(),
+            last_flush: Mutex::default(),
+            stats,
+        }
+    }
+
+    /// Counts a move of staged words that failed (exported as a metric).
+    pub(crate) fn move_failed(&self) {
+        self.stats
+            .vocab_move_failures
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The words of `bodies` (analyzed text: words separated by single spaces) that are not
     /// known to be in the vocabulary yet, each once.
     pub(crate) fn unknown<'a>(&self, bodies: impl IntoIterator<Item = &'a str>) -> Vec<Box<str>> {
@@ -97,18 +116,19 @@ pub(crate) fn flush_staged(conn: &Connection) -> Result<(), StoreError> {
         .map_err(sql_err("moving staged search terms"))
 }
 
-/// Stages `terms` (one row) and, when `flush`, moves everything staged into the vocabulary.
+/// Stages `terms` (one row) and, when `flush` names the cache, moves everything staged
+/// into the vocabulary (a failed move is counted there).
 pub(crate) fn write_terms(
     conn: &Connection,
     terms: &[Box<str>],
-    flush: bool,
+    flush: Option<&VocabCache>,
 ) -> Result<(), StoreError> {
     if !terms.is_empty() {
         conn.prepare_cached("INSERT INTO delivery_vocab_staged (terms) VALUES (?1)")
             .and_then(|mut insert| insert.execute([terms.join(" ")]))
             .map_err(sql_err("staging search terms"))?;
     }
-    if flush {
+    if let Some(vocab) = flush {
         // In its own savepoint: a move that fails leaves the words staged for the next
         // one instead of failing the whole group commit.
         conn.execute_batch("SAVEPOINT vocab_move")
@@ -116,6 +136,7 @@ pub(crate) fn write_terms(
         match flush_staged(conn) {
             Ok(()) => conn.execute_batch("RELEASE vocab_move"),
             Err(e) => {
+                vocab.move_failed();
                 tracing::warn!(error = %e, "moving staged search terms failed; kept staged");
                 conn.execute_batch("ROLLBACK TO vocab_move; RELEASE vocab_move")
             }

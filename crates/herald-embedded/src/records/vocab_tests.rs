@@ -17,7 +17,7 @@ fn store(docs: &[&str]) -> Connection {
 /// Indexes `docs` from rowid `first + 1` on and stages their new words, moving the staged
 /// words into the vocabulary when `flush`.
 fn add(conn: &Connection, docs: &[&str], first: i64, flush: bool) {
-    let cache = VocabCache::default();
+    let cache = VocabCache::new(Default::default());
     let mut bodies = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
         let text = analyze_document(doc);
@@ -29,7 +29,7 @@ fn add(conn: &Connection, docs: &[&str], first: i64, flush: bool) {
         bodies.push(text.body);
     }
     let terms = cache.unknown(bodies.iter().map(String::as_str));
-    write_terms(conn, &terms, flush).unwrap();
+    write_terms(conn, &terms, flush.then_some(&cache)).unwrap();
 }
 
 fn staged_rows(conn: &Connection) -> i64 {
@@ -194,7 +194,7 @@ fn an_old_database_gets_its_vocabulary_at_open() {
 
 #[test]
 fn the_cache_knows_only_what_it_learned_and_starts_over_when_full() {
-    let cache = VocabCache::default();
+    let cache = VocabCache::new(Default::default());
     let mut fresh = cache.unknown(["a b", "b c"]);
     fresh.sort();
     assert_eq!(fresh, ["a", "b", "c"].map(Box::from), "each new word once");
@@ -254,6 +254,46 @@ fn staged_words_count_until_they_are_moved() {
     );
 }
 
+/// A move that fails keeps the words staged (its savepoint is rolled back, the rest of the
+/// commit stands), is counted for `/metrics`, and the next move takes the words.
+#[test]
+fn a_failed_move_is_counted_and_the_next_one_takes_the_words() {
+    let conn = store(&["hello world"]);
+    let stats = std::sync::Arc::new(crate::db::CommitStats::default());
+    let cache = VocabCache::new(stats.clone());
+    let failures = || {
+        stats
+            .vocab_move_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    write_terms(&conn, &["stuck".into()], None).unwrap();
+    conn.execute_batch(
+        "CREATE TEMP TRIGGER refuse_move BEFORE DELETE ON delivery_vocab_staged
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    write_terms(&conn, &["later".into()], Some(&cache)).expect("the batch itself stands");
+    assert_eq!(failures(), 1);
+    assert_eq!(staged_rows(&conn), 2, "both rows still staged");
+    assert_eq!(
+        terms_in(&conn, "stuck", "stucl", 64).unwrap().0.unwrap(),
+        ["stuck"]
+    );
+
+    conn.execute_batch("DROP TRIGGER refuse_move").unwrap();
+    write_terms(&conn, &[], Some(&cache)).unwrap();
+    assert_eq!(failures(), 1, "a move that works is not counted");
+    assert_eq!(staged_rows(&conn), 0);
+    let vocabulary: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM delivery_vocab_terms WHERE term IN ('stuck', 'later')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(vocabulary, 2, "moved into the vocabulary by the next move");
+}
+
 #[test]
 fn a_word_might_fold_into_a_prefix_only_where_a_term_can_start() {
     for (word, prefix, maybe) in [
@@ -282,7 +322,7 @@ fn a_word_might_fold_into_a_prefix_only_where_a_term_can_start() {
 
 #[test]
 fn a_move_is_due_at_most_once_a_second() {
-    let cache = VocabCache::default();
+    let cache = VocabCache::new(Default::default());
     assert!(
         cache.flush_due(),
         "the first batch moves what an earlier run staged"

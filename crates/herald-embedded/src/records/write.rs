@@ -10,6 +10,7 @@ use crate::search_text::{analyze_document, app_token};
 use herald_domain::{DeliveryState, EventVersion, Message, ResultEvent};
 use herald_ports::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::Arc;
 
 /// Writes accepted messages and their deliveries. Each delivery starts `scheduled` when the
 /// message's `send_at` is later than its `created_at`, else `accepted`, at version
@@ -134,12 +135,15 @@ pub(crate) struct PreparedEvents {
     /// Body words not known to be in the vocabulary yet (see `vocab`), written with the
     /// events and learned by the cache once committed.
     pub(crate) new_terms: Vec<Box<str>>,
-    /// Whether this batch moves the staged words into the vocabulary.
-    flush_terms: bool,
+    /// The cache, when this batch moves the staged words into the vocabulary.
+    flush_terms: Option<Arc<VocabCache>>,
 }
 
 impl PreparedEvents {
-    pub(crate) fn new(events: Vec<ResultEvent>, vocab: &VocabCache) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        events: Vec<ResultEvent>,
+        vocab: &Arc<VocabCache>,
+    ) -> Result<Self, StoreError> {
         let mut bodies = Vec::new();
         let texts = events
             .iter()
@@ -163,7 +167,7 @@ impl PreparedEvents {
             events,
             texts,
             new_terms,
-            flush_terms: vocab.flush_due(),
+            flush_terms: vocab.flush_due().then(|| Arc::clone(vocab)),
         })
     }
 
@@ -256,7 +260,7 @@ pub(crate) fn apply_events(
         }
     }
     index_contents(conn, &to_index)?;
-    write_terms(conn, &prepared.new_terms, prepared.flush_terms)?;
+    write_terms(conn, &prepared.new_terms, prepared.flush_terms.as_deref())?;
     Ok(changed)
 }
 

@@ -102,6 +102,20 @@ async fn search_filters_and_chinese_text() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 3);
+    // The search vocabulary's moves all worked, and /metrics says so.
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("\nherald_search_vocab_move_failures_total 0\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
