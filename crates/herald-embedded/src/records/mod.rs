@@ -208,10 +208,13 @@ impl Records for SqliteRecords {
         if staged && self.vocab.flush_due() {
             // Words wait in staging until a result batch moves them; on a quiet store none
             // comes, so the search asks for the move (in the background: it has its page).
-            let (db, vocab) = (self.db.clone(), Arc::clone(&self.vocab));
+            // Only the move's own failure is counted, as in `vocab::write_terms`.
+            let (db, cache) = (self.db.clone(), Arc::clone(&self.vocab));
             tokio::spawn(async move {
-                if let Err(e) = db.write(0, vocab::flush_staged).await {
-                    vocab.move_failed();
+                let moved = db.write(0, move |conn| {
+                    vocab::flush_staged(conn).inspect_err(|_| cache.move_failed())
+                });
+                if let Err(e) = moved.await {
                     tracing::warn!(error = %e, "moving staged search terms failed");
                 }
             });

@@ -130,8 +130,10 @@ pub(crate) fn write_terms(
     }
     if let Some(vocab) = flush {
         // In its own savepoint: a move that fails leaves the words staged for the next
-        // one instead of failing the whole group commit.
+        // one instead of failing the whole group commit. Every failure of the move itself
+        // is counted once (a failed savepoint statement fails the batch too).
         conn.execute_batch("SAVEPOINT vocab_move")
+            .inspect_err(|_| vocab.move_failed())
             .map_err(sql_err("moving staged search terms"))?;
         match flush_staged(conn) {
             Ok(()) => conn.execute_batch("RELEASE vocab_move"),

@@ -272,9 +272,25 @@ fn a_failed_move_is_counted_and_the_next_one_takes_the_words() {
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     )
     .unwrap();
+    let vocab_rows = || -> i64 {
+        conn.query_row("SELECT count(*) FROM delivery_vocab_docsize", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    let rows_before = vocab_rows();
+    // Inside the batch's transaction, as on the writer: the failed move must not take the
+    // batch's own staging with it.
+    conn.execute_batch("BEGIN").unwrap();
     write_terms(&conn, &["later".into()], Some(&cache)).expect("the batch itself stands");
+    conn.execute_batch("COMMIT").unwrap();
     assert_eq!(failures(), 1);
     assert_eq!(staged_rows(&conn), 2, "both rows still staged");
+    assert_eq!(
+        vocab_rows(),
+        rows_before,
+        "the failed move's insert was rolled back"
+    );
     assert_eq!(
         terms_in(&conn, "stuck", "stucl", 64).unwrap().0.unwrap(),
         ["stuck"]

@@ -102,7 +102,8 @@ async fn search_filters_and_chinese_text() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 3);
-    // The search vocabulary's moves all worked, and /metrics says so.
+    // The count of failed vocabulary moves is exported (0: none failed here; a move a
+    // search asks for runs in the background, so this does not wait for one).
     let metrics = app
         .http
         .get(format!("{}/metrics", app.base))
