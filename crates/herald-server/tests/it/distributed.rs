@@ -100,15 +100,7 @@ async fn deliver_retry_and_replay(database_var: &str) {
     assert_eq!(received, 3, "one failed attempt, then two deliveries");
 
     // /metrics: the outbox depth (relayed, so 0 once sampled) and no embedded commit stats.
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("herald_outbox_depth "), "{metrics}");
     assert!(
         metrics.contains("herald_queue_depth{topic=\"send\"}"),

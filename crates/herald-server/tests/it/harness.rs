@@ -113,6 +113,18 @@ impl TestApp {
             .await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.request(reqwest::Method::DELETE, path, Some(&self.key), None, &[])
             .await

@@ -104,15 +104,7 @@ async fn search_filters_and_chinese_text() {
     assert_eq!(seen.len(), 3);
     // The count of failed vocabulary moves is exported (0: none failed here; a move a
     // search asks for runs in the background, so this does not wait for one).
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("\nherald_search_vocab_move_failures_total 0\n"),
         "{metrics}"
