@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Connections to the name server and brokers for one queue.
+/// Ledger entries read (offset, body) and the offset to read next.
+pub(crate) type LedgerPage = (Vec<(u64, Vec<u8>)>, u64);
+
 pub(crate) struct Broker {
     runtime: Arc<ClientRuntime>,
     producer: DefaultMQProducer,
@@ -237,12 +240,14 @@ impl Broker {
     }
 
     /// Reads up to `max` ledger entries from `offset`: the entries with their offsets and the
-    /// offset to read next (which skips past entries the broker no longer keeps).
+    /// offset to read next (which skips past entries the broker no longer keeps). With
+    /// `suspend` > 0 the broker holds an empty read that long for an entry to arrive.
     pub async fn read_ledger(
         &self,
         offset: u64,
         max: i32,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, u64), StoreError> {
+        suspend: u64,
+    ) -> Result<LedgerPage, StoreError> {
         let queue = QueueAddr {
             broker: self.ledger.0.broker_name().clone(),
             addr: self.ledger.1.clone(),
@@ -255,7 +260,7 @@ impl Broker {
             &queue,
             offset,
             max,
-            0,
+            suspend,
             self.timeout_ms,
         )
         .await?;
