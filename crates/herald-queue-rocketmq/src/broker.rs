@@ -23,10 +23,10 @@ use rocketmq_model::common::message::message_single::Message;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Connections to the name server and brokers for one queue.
 /// Ledger entries read (offset, body) and the offset to read next.
 pub(crate) type LedgerPage = (Vec<(u64, Vec<u8>)>, u64);
 
+/// Connections to the name server and brokers for one queue.
 pub(crate) struct Broker {
     runtime: Arc<ClientRuntime>,
     producer: DefaultMQProducer,
