@@ -240,14 +240,8 @@ impl Broker {
     }
 
     /// Reads up to `max` ledger entries from `offset`: the entries with their offsets and the
-    /// offset to read next (which skips past entries the broker no longer keeps). With
-    /// `suspend` > 0 the broker holds an empty read that long for an entry to arrive.
-    pub async fn read_ledger(
-        &self,
-        offset: u64,
-        max: i32,
-        suspend: u64,
-    ) -> Result<LedgerPage, StoreError> {
+    /// offset to read next (which skips past entries the broker no longer keeps).
+    pub async fn read_ledger(&self, offset: u64, max: i32) -> Result<LedgerPage, StoreError> {
         let queue = QueueAddr {
             broker: self.ledger.0.broker_name().clone(),
             addr: self.ledger.1.clone(),
@@ -260,7 +254,7 @@ impl Broker {
             &queue,
             offset,
             max,
-            suspend,
+            0,
             self.timeout_ms,
         )
         .await?;
@@ -363,7 +357,7 @@ impl Broker {
             queue,
             offset,
             max,
-            suspend,
+            0,
             self.timeout_ms,
         )
         .await

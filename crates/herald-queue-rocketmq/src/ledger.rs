@@ -14,8 +14,12 @@ use std::time::{Duration, Instant};
 /// Entries read per pull while catching up.
 const READ_BATCH: i32 = 256;
 
-/// How long one read waiting for a just-appended entry is held by the broker.
-const APPENDED_POLL: Duration = Duration::from_millis(100);
+/// Pauses between reads while a just-appended entry is not yet readable: the first, then
+/// doubling up to the last. Plain reads, not the broker's long poll: a held pull would
+/// occupy the client instance every other read of this node shares (module `broker`), and
+/// the broker answers a held pull on arrival or on its own periodic scan, not at the
+/// suspend time asked for.
+const APPENDED_PAUSES: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(16));
 
 /// How long an append waits for its entry to become readable before it fails.
 const APPENDED_WAIT: Duration = Duration::from_secs(10);
@@ -73,11 +77,8 @@ impl Ledger {
     /// Folds every entry stored after the last one read. A start offset the broker no longer
     /// keeps (retention) moves forward to the oldest kept entry.
     pub async fn catch_up(&self, broker: &Broker) -> Result<(), StoreError> {
-        self.fold(
-            |from, suspend| broker.read_ledger(from, READ_BATCH, suspend),
-            None,
-        )
-        .await
+        self.fold(|from| broker.read_ledger(from, READ_BATCH), None)
+            .await
     }
 
     /// Appends `change`, then folds up to and including it; returns the entry's offset.
@@ -97,50 +98,57 @@ impl Ledger {
         let body = serde_json::to_vec(&entry)
             .map_err(|e| StoreError::backend("encoding a RocketMQ ledger entry", e))?;
         let offset = broker.append_ledger(body).await?;
-        self.fold(
-            |from, suspend| broker.read_ledger(from, READ_BATCH, suspend),
-            Some(offset),
-        )
-        .await?;
+        self.fold(|from| broker.read_ledger(from, READ_BATCH), Some(offset))
+            .await?;
         self.snapshot_if_due(broker).await;
         Ok(offset)
     }
 
-    /// Reads with `read(from, suspend_ms)` and folds until the end of the ledger, and, with
-    /// `through`, at least past that offset: while it is not yet readable, reads long-poll
-    /// (`APPENDED_POLL`), for at most `APPENDED_WAIT` in all.
+    /// Reads with `read(from)` and folds until the end of the ledger. With `through`, the
+    /// entry at that offset must be folded too: while it is not yet readable, reads pause
+    /// (`APPENDED_PAUSES`), for at most `APPENDED_WAIT` from when the fold got its turn;
+    /// an entry the read skipped (retention) or could not decode is an error, as the caller
+    /// would otherwise take its outcome for a lost one.
     async fn fold<R, F>(&self, mut read: R, through: Option<u64>) -> Result<(), StoreError>
     where
-        R: FnMut(u64, u64) -> F,
+        R: FnMut(u64) -> F,
         F: Future<Output = Result<LedgerPage, StoreError>>,
     {
-        let started = Instant::now();
         let mut next = self.next.lock().await;
+        let started = tokio::time::Instant::now();
+        let mut pause = APPENDED_PAUSES.0;
+        let mut folded_through = through.is_none();
         loop {
-            let behind = through.is_some_and(|offset| *next <= offset);
-            let suspend = if behind {
-                APPENDED_POLL.as_millis() as u64
-            } else {
-                0
-            };
-            let (entries, after) = read(*next, suspend).await?;
+            let (entries, after) = read(*next).await?;
             if entries.is_empty() && after == *next {
-                if !behind {
+                let Some(offset) = through else {
                     return Ok(());
+                };
+                if folded_through {
+                    return Ok(());
+                }
+                if *next > offset {
+                    return Err(StoreError::Unavailable(format!(
+                        "the RocketMQ ledger entry at offset {offset} was skipped or did not \
+                         decode when read back after its append"
+                    )));
                 }
                 if started.elapsed() >= APPENDED_WAIT {
                     return Err(StoreError::Unavailable(format!(
-                        "the RocketMQ ledger entry at offset {} was not readable within {:?} \
-                         of its append",
-                        through.unwrap_or_default(),
-                        APPENDED_WAIT
+                        "the RocketMQ ledger entry at offset {offset} was not readable within \
+                         {APPENDED_WAIT:?} of its append"
                     )));
                 }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(APPENDED_PAUSES.1);
                 continue;
             }
             for (offset, body) in entries {
                 match serde_json::from_slice::<Entry>(&body) {
-                    Ok(entry) => self.census.lock().apply(offset, entry, &self.node),
+                    Ok(entry) => {
+                        self.census.lock().apply(offset, entry, &self.node);
+                        folded_through |= Some(offset) == through;
+                    }
                     Err(e) => tracing::error!(
                         offset,
                         error = %e,
@@ -228,30 +236,41 @@ mod tests {
         serde_json::to_vec(&entry).unwrap()
     }
 
-    /// A ledger whose entry at offset 0 becomes readable only on the `visible_on`th read
-    /// (as a broker that has stored but not yet dispatched it); records each read's suspend.
-    fn lagging_reader(
-        visible_on: usize,
-        suspends: &StdMutex<Vec<u64>>,
-    ) -> impl FnMut(u64, u64) -> std::future::Ready<Result<LedgerPage, StoreError>> {
-        move |from, suspend| {
-            let mut seen = suspends.lock().unwrap();
-            seen.push(suspend);
-            let answer = if from == 0 && seen.len() >= visible_on {
-                (vec![(0, claim_entry())], 1)
-            } else {
-                (Vec::new(), from)
+    /// What a test reader answers for reads from offset 0, by read number (1-based).
+    enum Shows {
+        /// The entry at 0 shows from this read on (before it, an empty page).
+        From(usize),
+        /// Never shows.
+        Never,
+        /// Retention moved the queue's start past it: an empty page whose next offset is 5.
+        SkippedTo5,
+    }
+
+    /// A ledger reader for the entry at offset 0 (as a broker that has stored an entry but
+    /// not yet dispatched it would answer); counts the reads.
+    fn reader(
+        shows: Shows,
+        reads: &StdMutex<usize>,
+    ) -> impl FnMut(u64) -> std::future::Ready<Result<LedgerPage, StoreError>> {
+        move |from| {
+            let mut n = reads.lock().unwrap();
+            *n += 1;
+            let page = match shows {
+                Shows::From(first) if from == 0 && *n >= first => (vec![(0, claim_entry())], 1),
+                Shows::SkippedTo5 if from == 0 => (Vec::new(), 5),
+                _ => (Vec::new(), from),
             };
-            std::future::ready(Ok(answer))
+            std::future::ready(Ok(page))
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn folding_through_an_appended_offset_waits_until_the_broker_shows_it() {
         let ledger = empty_ledger();
-        let suspends = StdMutex::new(Vec::new());
+        let reads = StdMutex::new(0);
+        let started = tokio::time::Instant::now();
         ledger
-            .fold(lagging_reader(3, &suspends), Some(0))
+            .fold(reader(Shows::From(3), &reads), Some(0))
             .await
             .expect("the entry shows on the third read");
         assert_eq!(
@@ -259,24 +278,57 @@ mod tests {
             Some(true),
             "the claim's outcome is known when the append returns"
         );
-        let suspends = suspends.into_inner().unwrap();
+        assert_eq!(*reads.lock().unwrap(), 4, "3 until it shows, 1 to the end");
         assert_eq!(
-            suspends[..3],
-            [100, 100, 100],
-            "reads before the entry shows long-poll"
+            started.elapsed(),
+            Duration::from_millis(1 + 2),
+            "pauses of 1 then 2 ms between the reads that found nothing"
         );
-        assert_eq!(suspends[3..], [0], "then one plain read to the end");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_plain_catch_up_stops_at_the_first_empty_read() {
         let ledger = empty_ledger();
-        let suspends = StdMutex::new(Vec::new());
+        let reads = StdMutex::new(0);
         ledger
-            .fold(lagging_reader(3, &suspends), None)
+            .fold(reader(Shows::From(3), &reads), None)
             .await
             .unwrap();
         assert_eq!(ledger.census().take_claim_outcome(0), None);
-        assert_eq!(suspends.into_inner().unwrap(), [0]);
+        assert_eq!(*reads.lock().unwrap(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entry_that_never_shows_fails_the_append_after_the_wait() {
+        let ledger = empty_ledger();
+        let reads = StdMutex::new(0);
+        let started = tokio::time::Instant::now();
+        let error = ledger
+            .fold(reader(Shows::Never, &reads), Some(0))
+            .await
+            .expect_err("the entry never shows");
+        assert!(error.to_string().contains("not readable within"), "{error}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= APPENDED_WAIT && waited < APPENDED_WAIT + APPENDED_PAUSES.1 * 2,
+            "waited {waited:?}"
+        );
+        let reads = *reads.lock().unwrap();
+        assert!(
+            (600..700).contains(&reads),
+            "reads pause up to 16 ms: {reads} reads in 10 s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entry_skipped_by_the_read_fails_the_append() {
+        let ledger = empty_ledger();
+        let reads = StdMutex::new(0);
+        let error = ledger
+            .fold(reader(Shows::SkippedTo5, &reads), Some(0))
+            .await
+            .expect_err("the read moved past the entry without it");
+        assert!(error.to_string().contains("was skipped"), "{error}");
+        assert_eq!(*ledger.next.lock().await, 5, "the census still moves on");
     }
 }
