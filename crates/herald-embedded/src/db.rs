@@ -399,10 +399,10 @@ fn open_conn(path: &Path, read_only: bool, durable: bool) -> Result<Connection, 
     };
     conn.execute_batch(&pragmas)
         .map_err(|e| StoreError::backend("setting pragmas", e))?;
-    // The writer runs about as many distinct cached statements per group commit (intake,
-    // indexer, queue, settle) as rusqlite's default cache of 16 holds; past it, LRU eviction
-    // would prepare some again every cycle. (What still parses per cycle while delivering,
-    // ~1 % of the server's CPU, is BEGIN/COMMIT/SAVEPOINT through `execute_batch`.)
+    // The writer runs more distinct cached statements per group commit (intake, indexer,
+    // queue, settle, and its own BEGIN/COMMIT/SAVEPOINT, `writer::run_cached`) than
+    // rusqlite's default cache of 16 holds; past it, LRU eviction would prepare some again
+    // every cycle.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

@@ -57,7 +57,8 @@ pub(crate) fn create_file(path: &std::path::Path) -> Result<(), StoreError> {
 /// auto-vacuum (created by an earlier version) the pragma frees nothing, and this says so.
 fn shrink_step(conn: &rusqlite::Connection, at_free_pages: u64) -> rusqlite::Result<bool> {
     let free = |conn: &rusqlite::Connection| -> rusqlite::Result<u64> {
-        conn.query_row("PRAGMA freelist_count", [], |row| row.get(0))
+        conn.prepare_cached("PRAGMA freelist_count")?
+            .query_row([], |row| row.get(0))
     };
     let at_free_pages = at_free_pages.max(1);
     let before = free(conn)?;

@@ -180,10 +180,10 @@ COMMIT;
 
 /// Moves the receiver keys written by the group's jobs into `delivery_receivers`, in one
 /// statement per commit (see the module notes); run by the writer before every COMMIT.
-pub const FLUSH_PENDING: &str = "
-INSERT INTO delivery_receivers (rowid, key) SELECT seq, key FROM temp.receivers_pending;
-DELETE FROM temp.receivers_pending;
-";
+pub const FLUSH_PENDING: &[&str] = &[
+    "INSERT INTO delivery_receivers (rowid, key) SELECT seq, key FROM temp.receivers_pending",
+    "DELETE FROM temp.receivers_pending",
+];
 
 /// The token a delivery's receiver is indexed under in `delivery_receivers`: `r` and the
 /// lowercase hex of `app_id`, U+001F and the receiver. Hex keeps any receiver one
