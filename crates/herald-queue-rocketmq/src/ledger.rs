@@ -105,10 +105,11 @@ impl Ledger {
     }
 
     /// Reads with `read(from)` and folds until the end of the ledger. With `through`, the
-    /// entry at that offset must be folded too: while it is not yet readable, reads pause
-    /// (`APPENDED_PAUSES`), for at most `APPENDED_WAIT` from when the fold got its turn;
-    /// an entry the read skipped (retention) or could not decode is an error, as the caller
-    /// would otherwise take its outcome for a lost one.
+    /// entry at that offset must be folded too (by this fold, or by another that had the
+    /// reader's turn first): while it is not yet readable, reads pause (`APPENDED_PAUSES`),
+    /// for at most `APPENDED_WAIT` from when the fold got its turn. An entry this fold's
+    /// read skipped (retention) or could not decode is an error, as the caller would
+    /// otherwise take its outcome for a lost one.
     async fn fold<R, F>(&self, mut read: R, through: Option<u64>) -> Result<(), StoreError>
     where
         R: FnMut(u64) -> F,
@@ -117,7 +118,8 @@ impl Ledger {
         let mut next = self.next.lock().await;
         let started = tokio::time::Instant::now();
         let mut pause = APPENDED_PAUSES.0;
-        let mut folded_through = through.is_none();
+        // Folded already when another fold got past it first.
+        let mut folded_through = through.is_none_or(|offset| *next > offset);
         loop {
             let (entries, after) = read(*next).await?;
             if entries.is_empty() && after == *next {
@@ -126,12 +128,6 @@ impl Ledger {
                 };
                 if folded_through {
                     return Ok(());
-                }
-                if *next > offset {
-                    return Err(StoreError::Unavailable(format!(
-                        "the RocketMQ ledger entry at offset {offset} was skipped or did not \
-                         decode when read back after its append"
-                    )));
                 }
                 if started.elapsed() >= APPENDED_WAIT {
                     return Err(StoreError::Unavailable(format!(
@@ -157,6 +153,15 @@ impl Ledger {
                 }
             }
             *next = after;
+            if let Some(offset) = through
+                && !folded_through
+                && after > offset
+            {
+                return Err(StoreError::Unavailable(format!(
+                    "the RocketMQ ledger entry at offset {offset} was skipped or did not \
+                     decode when read back after its append"
+                )));
+            }
         }
     }
 
@@ -318,6 +323,26 @@ mod tests {
             (600..700).contains(&reads),
             "reads pause up to 16 ms: {reads} reads in 10 s"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entry_another_fold_got_past_first_counts_as_folded() {
+        let ledger = empty_ledger();
+        let reads = StdMutex::new(0);
+        // Another caller's fold (a catch-up, or a concurrent append's) had the reader's
+        // turn first and folded offset 0.
+        ledger
+            .fold(reader(Shows::From(1), &reads), None)
+            .await
+            .unwrap();
+        assert_eq!(*ledger.next.lock().await, 1);
+        *reads.lock().unwrap() = 0;
+        ledger
+            .fold(reader(Shows::Never, &reads), Some(0))
+            .await
+            .expect("offset 0 was folded before this fold's turn");
+        assert_eq!(ledger.census().take_claim_outcome(0), Some(true));
+        assert_eq!(*reads.lock().unwrap(), 1, "one read to the end");
     }
 
     #[tokio::test(start_paused = true)]
