@@ -9,6 +9,8 @@ use crate::census::{Census, Change, Entry};
 use herald_domain::time::now_ms;
 use herald_ports::StoreError;
 use parking_lot::{Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 /// Entries read per pull while catching up.
@@ -24,6 +26,9 @@ const APPENDED_PAUSES: (Duration, Duration) = (Duration::from_millis(1), Duratio
 /// How long an append waits for its entry to become readable before it fails.
 const APPENDED_WAIT: Duration = Duration::from_secs(10);
 
+/// How many ranges of missed offsets a node remembers (see [`ReadPosition`]).
+const MISSED_KEPT: usize = 64;
+
 /// How far back from the snapshot queue's end a starting node looks for a complete
 /// snapshot, first near the end, then further.
 const SNAPSHOT_WINDOWS: [u64; 2] = [64, 1_024];
@@ -32,13 +37,47 @@ pub(crate) struct Ledger {
     /// This queue instance's id, written into its entries.
     node: String,
     census: Mutex<Census>,
-    /// The next offset to read; its lock also makes catching up one reader at a time.
-    next: tokio::sync::Mutex<u64>,
+    /// Where reading stands; its lock also makes catching up one reader at a time.
+    position: tokio::sync::Mutex<ReadPosition>,
     snapshot_every: Duration,
     /// When and at which offset this node last wrote (or started from) a snapshot.
     last_snapshot: Mutex<(Instant, u64)>,
     /// The ledger offset the census was restored at, if it started from a snapshot.
     restored_at: Option<u64>,
+}
+
+/// Where this node's reading of the ledger stands.
+#[derive(Debug, Default)]
+struct ReadPosition {
+    /// The next offset to read.
+    next: u64,
+    /// Offsets reads moved past without folding them (a retention skip, an entry that did not
+    /// decode), the newest `MISSED_KEPT` ranges: an append whose own entry is among them fails
+    /// instead of taking its outcome for a lost one, whichever fold read past it.
+    missed: VecDeque<Range<u64>>,
+}
+
+impl ReadPosition {
+    fn at(next: u64) -> Self {
+        Self {
+            next,
+            missed: VecDeque::new(),
+        }
+    }
+
+    fn note_missed(&mut self, offsets: Range<u64>) {
+        if offsets.is_empty() {
+            return;
+        }
+        if self.missed.len() == MISSED_KEPT {
+            self.missed.pop_front();
+        }
+        self.missed.push_back(offsets);
+    }
+
+    fn was_missed(&self, offset: u64) -> bool {
+        self.missed.iter().any(|range| range.contains(&offset))
+    }
 }
 
 impl Ledger {
@@ -60,7 +99,7 @@ impl Ledger {
         let ledger = Self {
             node,
             census: Mutex::new(census),
-            next: tokio::sync::Mutex::new(next),
+            position: tokio::sync::Mutex::new(ReadPosition::at(next)),
             snapshot_every,
             last_snapshot: Mutex::new((Instant::now(), next)),
             restored_at,
@@ -106,62 +145,63 @@ impl Ledger {
 
     /// Reads with `read(from)` and folds until the end of the ledger. With `through`, the
     /// entry at that offset must be folded too (by this fold, or by another that had the
-    /// reader's turn first): while it is not yet readable, reads pause (`APPENDED_PAUSES`),
-    /// for at most `APPENDED_WAIT` from when the fold got its turn. An entry this fold's
-    /// read skipped (retention) or could not decode is an error, as the caller would
-    /// otherwise take its outcome for a lost one.
+    /// reader's turn first): while it is not yet readable, the fold pauses without the turn
+    /// (`APPENDED_PAUSES`), for at most `APPENDED_WAIT` from when it first got it. An entry
+    /// a read moved past without folding (retention, or it did not decode) is an error, as
+    /// the caller would otherwise take its outcome for a lost one.
     async fn fold<R, F>(&self, mut read: R, through: Option<u64>) -> Result<(), StoreError>
     where
         R: FnMut(u64) -> F,
         F: Future<Output = Result<LedgerPage, StoreError>>,
     {
-        let mut next = self.next.lock().await;
+        let mut position = self.position.lock().await;
         let started = tokio::time::Instant::now();
         let mut pause = APPENDED_PAUSES.0;
-        // Folded already when another fold got past it first.
-        let mut folded_through = through.is_none_or(|offset| *next > offset);
         loop {
-            let (entries, after) = read(*next).await?;
-            if entries.is_empty() && after == *next {
-                let Some(offset) = through else {
-                    return Ok(());
+            let from = position.next;
+            let (entries, after) = read(from).await?;
+            if entries.is_empty() && after == from {
+                let Some(offset) = through.filter(|&offset| from <= offset) else {
+                    break;
                 };
-                if folded_through {
-                    return Ok(());
-                }
                 if started.elapsed() >= APPENDED_WAIT {
                     return Err(StoreError::Unavailable(format!(
                         "the RocketMQ ledger entry at offset {offset} was not readable within \
                          {APPENDED_WAIT:?} of its append"
                     )));
                 }
+                // Catch-ups and other appends go on meanwhile.
+                drop(position);
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(APPENDED_PAUSES.1);
+                position = self.position.lock().await;
                 continue;
             }
+            let mut expected = from;
             for (offset, body) in entries {
+                position.note_missed(expected..offset);
+                expected = offset + 1;
                 match serde_json::from_slice::<Entry>(&body) {
-                    Ok(entry) => {
-                        self.census.lock().apply(offset, entry, &self.node);
-                        folded_through |= Some(offset) == through;
+                    Ok(entry) => self.census.lock().apply(offset, entry, &self.node),
+                    Err(e) => {
+                        tracing::error!(
+                            offset,
+                            error = %e,
+                            "skipping a RocketMQ ledger entry that does not decode"
+                        );
+                        position.note_missed(offset..expected);
                     }
-                    Err(e) => tracing::error!(
-                        offset,
-                        error = %e,
-                        "skipping a RocketMQ ledger entry that does not decode"
-                    ),
                 }
             }
-            *next = after;
-            if let Some(offset) = through
-                && !folded_through
-                && after > offset
-            {
-                return Err(StoreError::Unavailable(format!(
-                    "the RocketMQ ledger entry at offset {offset} was skipped or did not \
+            position.note_missed(expected..after);
+            position.next = after;
+        }
+        match through {
+            Some(offset) if position.was_missed(offset) => Err(StoreError::Unavailable(format!(
+                "the RocketMQ ledger entry at offset {offset} was skipped or did not \
                      decode when read back after its append"
-                )));
-            }
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -173,13 +213,13 @@ impl Ledger {
             return;
         }
         // Holding the reader's lock: the census is exactly the fold of [0, as_of).
-        let next = self.next.lock().await;
-        let as_of = *next;
+        let position = self.position.lock().await;
+        let as_of = position.next;
         if as_of == last_offset {
             return;
         }
         let parts = crate::snapshot::encode(&self.census.lock(), as_of);
-        drop(next);
+        drop(position);
         *self.last_snapshot.lock() = (Instant::now(), as_of);
         let written = match parts {
             Ok(parts) => broker.write_snapshot(parts).await,
@@ -197,163 +237,5 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::census::{Claim, QueueRef, TopicName};
-    use herald_ports::Topic;
-    use std::sync::Mutex as StdMutex;
-
-    const ME: &str = "node-a";
-
-    fn empty_ledger() -> Ledger {
-        Ledger {
-            node: ME.to_owned(),
-            census: Mutex::new(Census::default()),
-            next: tokio::sync::Mutex::new(0),
-            snapshot_every: Duration::ZERO,
-            last_snapshot: Mutex::new((Instant::now(), 0)),
-            restored_at: None,
-        }
-    }
-
-    /// This node's claim of offsets 0..1 of a queue, as stored at ledger offset 0.
-    fn claim_entry() -> Vec<u8> {
-        let claim = Claim {
-            queue: QueueRef {
-                topic: TopicName(Topic::Send),
-                broker: "broker-a".into(),
-                queue: 0,
-            },
-            from: 0,
-            to: 1,
-        };
-        let entry = Entry {
-            at: 1,
-            node: ME.to_owned(),
-            change: Change::Leased {
-                until: 2,
-                claims: vec![claim],
-                tasks: Vec::new(),
-                deferred: Vec::new(),
-                dropped: Vec::new(),
-            },
-        };
-        serde_json::to_vec(&entry).unwrap()
-    }
-
-    /// What a test reader answers for reads from offset 0, by read number (1-based).
-    enum Shows {
-        /// The entry at 0 shows from this read on (before it, an empty page).
-        From(usize),
-        /// Never shows.
-        Never,
-        /// Retention moved the queue's start past it: an empty page whose next offset is 5.
-        SkippedTo5,
-    }
-
-    /// A ledger reader for the entry at offset 0 (as a broker that has stored an entry but
-    /// not yet dispatched it would answer); counts the reads.
-    fn reader(
-        shows: Shows,
-        reads: &StdMutex<usize>,
-    ) -> impl FnMut(u64) -> std::future::Ready<Result<LedgerPage, StoreError>> {
-        move |from| {
-            let mut n = reads.lock().unwrap();
-            *n += 1;
-            let page = match shows {
-                Shows::From(first) if from == 0 && *n >= first => (vec![(0, claim_entry())], 1),
-                Shows::SkippedTo5 if from == 0 => (Vec::new(), 5),
-                _ => (Vec::new(), from),
-            };
-            std::future::ready(Ok(page))
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn folding_through_an_appended_offset_waits_until_the_broker_shows_it() {
-        let ledger = empty_ledger();
-        let reads = StdMutex::new(0);
-        let started = tokio::time::Instant::now();
-        ledger
-            .fold(reader(Shows::From(3), &reads), Some(0))
-            .await
-            .expect("the entry shows on the third read");
-        assert_eq!(
-            ledger.census().take_claim_outcome(0),
-            Some(true),
-            "the claim's outcome is known when the append returns"
-        );
-        assert_eq!(*reads.lock().unwrap(), 4, "3 until it shows, 1 to the end");
-        assert_eq!(
-            started.elapsed(),
-            Duration::from_millis(1 + 2),
-            "pauses of 1 then 2 ms between the reads that found nothing"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_plain_catch_up_stops_at_the_first_empty_read() {
-        let ledger = empty_ledger();
-        let reads = StdMutex::new(0);
-        ledger
-            .fold(reader(Shows::From(3), &reads), None)
-            .await
-            .unwrap();
-        assert_eq!(ledger.census().take_claim_outcome(0), None);
-        assert_eq!(*reads.lock().unwrap(), 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_entry_that_never_shows_fails_the_append_after_the_wait() {
-        let ledger = empty_ledger();
-        let reads = StdMutex::new(0);
-        let started = tokio::time::Instant::now();
-        let error = ledger
-            .fold(reader(Shows::Never, &reads), Some(0))
-            .await
-            .expect_err("the entry never shows");
-        assert!(error.to_string().contains("not readable within"), "{error}");
-        let waited = started.elapsed();
-        assert!(
-            waited >= APPENDED_WAIT && waited < APPENDED_WAIT + APPENDED_PAUSES.1 * 2,
-            "waited {waited:?}"
-        );
-        let reads = *reads.lock().unwrap();
-        assert!(
-            (600..700).contains(&reads),
-            "reads pause up to 16 ms: {reads} reads in 10 s"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_entry_another_fold_got_past_first_counts_as_folded() {
-        let ledger = empty_ledger();
-        let reads = StdMutex::new(0);
-        // Another caller's fold (a catch-up, or a concurrent append's) had the reader's
-        // turn first and folded offset 0.
-        ledger
-            .fold(reader(Shows::From(1), &reads), None)
-            .await
-            .unwrap();
-        assert_eq!(*ledger.next.lock().await, 1);
-        *reads.lock().unwrap() = 0;
-        ledger
-            .fold(reader(Shows::Never, &reads), Some(0))
-            .await
-            .expect("offset 0 was folded before this fold's turn");
-        assert_eq!(ledger.census().take_claim_outcome(0), Some(true));
-        assert_eq!(*reads.lock().unwrap(), 1, "one read to the end");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_entry_skipped_by_the_read_fails_the_append() {
-        let ledger = empty_ledger();
-        let reads = StdMutex::new(0);
-        let error = ledger
-            .fold(reader(Shows::SkippedTo5, &reads), Some(0))
-            .await
-            .expect_err("the read moved past the entry without it");
-        assert!(error.to_string().contains("was skipped"), "{error}");
-        assert_eq!(*ledger.next.lock().await, 5, "the census still moves on");
-    }
-}
+#[path = "ledger_tests.rs"]
+mod tests;
