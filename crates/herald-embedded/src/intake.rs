@@ -22,7 +22,7 @@ use crate::queue::schema::{encode, sql_error};
 use crate::records;
 use async_trait::async_trait;
 use herald_domain::time::now_ms;
-use herald_domain::{AppId, Millis};
+use herald_domain::{AppId, Message, Millis};
 use herald_ports::{AcceptBatch, AcceptCommit, IdempotencyEntry, Intake, StoreError, Topic};
 use rusqlite::{Connection, OptionalExtension};
 use std::sync::Arc;
@@ -72,6 +72,8 @@ impl Intake for EmbeddedIntake {
             self.journal.append(messages, tasks).await?;
             return Ok(AcceptCommit::Committed);
         }
+        let tasks =
+            tasks.unwrap_or_else(|| messages.iter().flat_map(Message::first_tasks).collect());
         // Encode on the caller's thread: the writer thread is the shared bottleneck.
         let payloads = tasks.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
         let response = idempotency

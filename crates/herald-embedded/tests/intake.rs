@@ -17,7 +17,7 @@ async fn accepted_tasks_are_recorded_and_receivable() {
     let app = AppId::generate();
     let batch = accept_batch(&app, 3, None);
     let message = batch.messages[0].clone();
-    let tasks = batch.tasks.clone();
+    let tasks = batch.send_tasks();
 
     let outcome = herald.intake.accept(batch).await.unwrap();
     assert_eq!(outcome, AcceptCommit::Committed);
@@ -167,7 +167,7 @@ async fn accepted_tasks_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let app = AppId::generate();
     let batch = accept_batch(&app, 4, None);
-    let tasks = batch.tasks.clone();
+    let tasks = batch.send_tasks();
     {
         // Paused: the journaled accept is left to the next open (two backends on one data
         // dir in one process would race; a restarted process does not).

@@ -64,7 +64,7 @@ async fn settle_records_the_outcome_and_removes_the_task_together() {
         .accept(AcceptBatch {
             app_id: app.clone(),
             messages: vec![message.clone()],
-            tasks: vec![task],
+            tasks: Some(vec![task]),
             idempotency: None,
         })
         .await

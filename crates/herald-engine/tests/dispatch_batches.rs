@@ -192,7 +192,7 @@ async fn send_and_drain(s: &Setup, receivers: &[&str]) -> herald_ports::MessageV
         )
         .await
         .unwrap();
-    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let id = accepted.json()["id"].as_str().unwrap().to_owned();
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let dispatcher = tokio::spawn(herald_engine::dispatch::run(
         engine.clone(),

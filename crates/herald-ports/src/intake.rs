@@ -29,9 +29,26 @@ pub struct AcceptBatch {
     /// starts `scheduled` when the message has a `send_at` later than `created_at`, else
     /// `accepted`, at version `(0, rank)`.
     pub messages: Vec<Message>,
-    /// Delivery tasks for the send topic (variables in clear).
-    pub tasks: Vec<TaskEnvelope>,
+    /// Delivery tasks for the send topic (variables in clear), or `None` when each is its
+    /// delivery's first task as recorded ([`Message::first_tasks`], true whenever no
+    /// variable was redacted): the intake then builds them only if and when it needs them
+    /// (the embedded journal stores the messages alone; see [`AcceptBatch::send_tasks`]).
+    pub tasks: Option<Vec<TaskEnvelope>>,
     pub idempotency: Option<IdempotencyEntry>,
+}
+
+impl AcceptBatch {
+    /// The send tasks: as listed, or each delivery's first task.
+    pub fn send_tasks(&self) -> Vec<TaskEnvelope> {
+        match &self.tasks {
+            Some(tasks) => tasks.clone(),
+            None => self
+                .messages
+                .iter()
+                .flat_map(Message::first_tasks)
+                .collect(),
+        }
+    }
 }
 
 /// Result of an accept commit.

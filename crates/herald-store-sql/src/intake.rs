@@ -63,9 +63,9 @@ impl SqlIntake {
         }
         insert_accepted(&mut tx, &batch.messages).await?;
         let tasks: Vec<(Topic, _)> = batch
-            .tasks
-            .iter()
-            .map(|t| (Topic::Send, t.clone()))
+            .send_tasks()
+            .into_iter()
+            .map(|t| (Topic::Send, t))
             .collect();
         insert_outbox(&mut tx, &tasks).await?;
         tx.commit().await?;

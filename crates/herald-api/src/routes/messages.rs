@@ -44,7 +44,15 @@ fn idempotency(
 
 fn accepted(o: AcceptOutcome) -> Response {
     let status = StatusCode::from_u16(o.status).unwrap_or(StatusCode::ACCEPTED);
-    let mut resp = (status, Json(o.body)).into_response();
+    let mut resp = (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        o.body,
+    )
+        .into_response();
     if o.replayed {
         resp.headers_mut().insert(
             "idempotent-replayed",

@@ -10,7 +10,7 @@
 //! logged and retried after a pause (growing to 5 s). A row that cannot be read back is
 //! set aside (`set_aside`), so one bad row does not stop every accept behind it.
 
-use super::pending::{JournalOptions, PendingSet, Room};
+use super::pending::{self, JournalOptions, PendingSet, Room};
 use super::{Entry, Journal, Pending};
 use crate::queue::EmbeddedQueue;
 use crate::queue::schema::encode;
@@ -26,11 +26,7 @@ use tokio::sync::Notify;
 const MAX_INDEX_DELIVERIES: u64 = 4096;
 
 /// One accept's share of an indexing transaction, with its journal `seq`.
-type Work = (
-    i64,
-    Arc<Vec<herald_domain::Message>>,
-    Vec<herald_domain::TaskEnvelope>,
-);
+type Work = (i64, Arc<Vec<herald_domain::Message>>, pending::Work);
 
 /// What the indexer does next.
 enum Next {
@@ -70,13 +66,13 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 continue;
             }
         };
-        let items = work.iter().map(|(_, _, tasks)| tasks.len() as u64).sum();
         // The queue's rows hold the tasks as JSON: encoded here, off the writer thread (the
         // shared bottleneck) and off the async workers. On failure the accepts stay pending
         // and are read back from the journal.
         let encoded = tokio::task::spawn_blocking(move || {
             work.into_iter()
-                .map(|(seq, messages, tasks)| {
+                .map(|(seq, messages, work)| {
+                    let tasks = work.into_tasks(&messages);
                     let payloads = tasks.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
                     Ok((seq, messages, tasks, payloads))
                 })
@@ -94,6 +90,7 @@ async fn run(journal: Weak<Journal>, queue: Weak<EmbeddedQueue>, wake: Arc<Notif
                 continue;
             }
         };
+        let items = work.iter().map(|(_, _, tasks, _)| tasks.len() as u64).sum();
         let written = queue
             .write(items, move |conn, tx| {
                 // Accepts at or below the stored mark are already indexed (a commit reported

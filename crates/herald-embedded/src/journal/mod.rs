@@ -97,17 +97,9 @@ impl Entry {
         }
     }
 
-    /// The messages and their send tasks (rebuilt from the messages when not stored).
-    pub fn into_parts(self) -> (Vec<Message>, Vec<TaskEnvelope>) {
-        let tasks = match self.tasks {
-            Some(tasks) => tasks,
-            None => self
-                .messages
-                .iter()
-                .flat_map(Message::first_tasks)
-                .collect(),
-        };
-        (self.messages, tasks)
+    /// The messages and their send tasks (the messages' first tasks when not stored).
+    pub fn into_parts(self) -> (Vec<Message>, pending::Work) {
+        (self.messages, pending::Work::of(self.tasks))
     }
 }
 
@@ -177,14 +169,15 @@ impl Journal {
         }
     }
 
-    /// Journals one accept durably; its tasks become receivable once indexed.
+    /// Journals one accept durably; its tasks (`None`: each delivery's first task) become
+    /// receivable once indexed.
     pub(crate) async fn append(
         self: &Arc<Self>,
         messages: Vec<Message>,
-        tasks: Vec<TaskEnvelope>,
+        tasks: Option<Vec<TaskEnvelope>>,
     ) -> Result<(), StoreError> {
-        let entry = encode_entry(&messages, &tasks)?;
-        let deliveries = tasks.len() as u64;
+        let entry = encode_entry(&messages, tasks.as_deref())?;
+        let deliveries = messages.iter().map(|m| m.deliveries.len() as u64).sum();
         let room = Room::of(entry.len(), messages.len(), &self.options);
         let reserved = self.reserve(room).await?;
         let journal = self.clone();
@@ -194,8 +187,12 @@ impl Journal {
             deliveries,
             room,
             messages: Some(Arc::new(messages)),
-            work: Some(tasks),
+            work: Some(pending::Work::of(tasks)),
         };
+        // A spilled accept's messages are dropped here, after the commit, rather than on the
+        // journal's writer thread, which every accept waits for (1,000 deliveries take as
+        // long to free as to journal).
+        let messages = pending.messages.clone();
         let next = self.clone();
         self.db
             .write_then(
@@ -218,8 +215,9 @@ impl Journal {
                     })
                 },
             )
-            .await
-            .map(drop)
+            .await?;
+        drop(messages);
+        Ok(())
     }
 
     /// Runs on the journal's writer thread after the commit, in `seq` order.
@@ -370,25 +368,28 @@ impl Journal {
 /// A journal row: the messages as JSON, and their tasks only when they are not exactly the
 /// messages' first tasks as recorded (a sensitive value redacted from the record, or a
 /// caller that built them otherwise) — then a row is ~4× larger.
-fn encode_entry(messages: &[Message], tasks: &[TaskEnvelope]) -> Result<Vec<u8>, StoreError> {
+fn encode_entry(
+    messages: &[Message],
+    tasks: Option<&[TaskEnvelope]>,
+) -> Result<Vec<u8>, StoreError> {
     let mut pairs = messages
         .iter()
         .flat_map(|m| m.deliveries.iter().map(move |d| (m, d)));
-    let derived = tasks.len() == messages.iter().map(|m| m.deliveries.len()).sum::<usize>()
-        && tasks
-            .iter()
-            .all(|task| pairs.next().is_some_and(|(m, d)| m.derives(d, task)));
+    let deliveries = messages.iter().map(|m| m.deliveries.len()).sum::<usize>();
+    let tasks = tasks.filter(|tasks| {
+        tasks.len() != deliveries
+            || !tasks
+                .iter()
+                .all(|task| pairs.next().is_some_and(|(m, d)| m.derives(d, task)))
+    });
     #[derive(serde::Serialize)]
     struct Row<'a> {
         messages: &'a [Message],
         #[serde(skip_serializing_if = "Option::is_none")]
         tasks: Option<&'a [TaskEnvelope]>,
     }
-    let row = Row {
-        messages,
-        tasks: (!derived).then_some(tasks),
-    };
-    let mut entry = Vec::with_capacity(256 * (tasks.len() + messages.len()));
+    let row = Row { messages, tasks };
+    let mut entry = Vec::with_capacity(256 * (deliveries + messages.len()));
     serde_json::to_writer(&mut entry, &row)
         .map_err(|e| StoreError::backend("encoding a journal entry", e))?;
     Ok(entry)

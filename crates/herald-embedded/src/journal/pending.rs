@@ -47,7 +47,28 @@ impl Default for JournalOptions {
 }
 
 /// An accept's send tasks, as the indexer writes them.
-pub(crate) type Work = Vec<TaskEnvelope>;
+pub(crate) enum Work {
+    /// As the accept listed them.
+    Tasks(Vec<TaskEnvelope>),
+    /// Each delivery's first task as recorded ([`Message::first_tasks`]): built by the
+    /// indexer, off the accept's path, and never for an accept that spills.
+    FirstTasks,
+}
+
+impl Work {
+    /// `Listed` tasks, or none: the messages' first tasks.
+    pub fn of(listed: Option<Vec<TaskEnvelope>>) -> Self {
+        listed.map_or(Self::FirstTasks, Self::Tasks)
+    }
+
+    /// The tasks of `messages`' deliveries.
+    pub fn into_tasks(self, messages: &[Message]) -> Vec<TaskEnvelope> {
+        match self {
+            Self::Tasks(tasks) => tasks,
+            Self::FirstTasks => messages.iter().flat_map(Message::first_tasks).collect(),
+        }
+    }
+}
 
 /// The room an accept holds until indexed: KiB of journal row and messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

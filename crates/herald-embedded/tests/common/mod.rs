@@ -119,7 +119,7 @@ pub fn accept_batch(app: &AppId, receivers: usize, key: Option<&str>) -> AcceptB
     AcceptBatch {
         app_id: app.clone(),
         messages: vec![message],
-        tasks,
+        tasks: Some(tasks),
         idempotency,
     }
 }

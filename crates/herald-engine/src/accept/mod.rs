@@ -1,6 +1,7 @@
 //! Accepting messages: validate, assign ids, commit records + tasks + idempotency entry as
 //! one durable unit, answer `202`. Also reading them back and canceling.
 
+mod answer;
 pub mod request;
 mod validate;
 
@@ -8,7 +9,7 @@ use crate::engine::Engine;
 use crate::error::{EngineError, ItemError};
 use crate::metrics::EngineMetrics;
 use crate::render::redact;
-use herald_domain::time::{now_ms, to_rfc3339};
+use herald_domain::time::now_ms;
 use herald_domain::{
     AppId, Delivery, DeliveryId, DeliveryState, EventVersion, Message, MessageId, Receiver,
     ResultEvent, ResultKind, Variables,
@@ -17,7 +18,6 @@ use herald_ports::{AcceptBatch, AcceptCommit, IdempotencyEntry, MessageView};
 pub use request::{
     AcceptOutcome, BatchItem, BatchRequest, IdempotencyInput, ReceiverInput, SendRequest,
 };
-use serde_json::json;
 use validate::{CommonInput, Plan};
 
 impl Engine {
@@ -58,21 +58,30 @@ impl Engine {
             ),
         )
         .await?;
-        let mut errors = plan.check_variables(&req.variables, "variables");
+        let mut errors = plan.check_variables(&req.variables, &"variables");
+        let sensitive = plan.compiled.version.has_sensitive();
         let receivers: Vec<Receiver> = req
             .receivers
             .into_iter()
             .map(ReceiverInput::into_receiver)
             .collect();
         for (i, r) in receivers.iter().enumerate() {
-            errors.extend(plan.check_receiver(r, &format!("receivers[{i}]")));
+            errors.extend(plan.check_receiver(r, &format_args!("receivers[{i}]")));
         }
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
         let items = receivers
             .into_iter()
-            .map(|r| (r, Variables::new()))
+            .map(|receiver| Item {
+                receiver,
+                own: Variables::new(),
+                merged: if sensitive {
+                    req.variables.clone()
+                } else {
+                    Variables::new()
+                },
+            })
             .collect();
         self.commit_accept(app, &plan, req.variables, items, idem)
             .await
@@ -117,12 +126,16 @@ impl Engine {
             merged.extend(item.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
             let errors = plan.check(
                 &receiver,
-                &format!("items[{index}].receiver"),
+                &format_args!("items[{index}].receiver"),
                 &merged,
-                &format!("items[{index}].variables"),
+                &format_args!("items[{index}].variables"),
             );
             if errors.is_empty() {
-                items.push((receiver, item.variables));
+                items.push(Item {
+                    receiver,
+                    own: item.variables,
+                    merged,
+                });
             } else {
                 bad.push(ItemError { index, errors });
             }
@@ -163,7 +176,7 @@ impl Engine {
         EngineMetrics::add(&self.metrics.idempotent_replays, 1);
         Ok(AcceptOutcome {
             status: entry.status,
-            body: entry.response,
+            body: entry.response.to_string(),
             replayed: true,
         })
     }
@@ -173,7 +186,7 @@ impl Engine {
         app: &AppId,
         plan: &Plan,
         shared: Variables,
-        items: Vec<(Receiver, Variables)>,
+        items: Vec<Item>,
         idem: Option<IdempotencyInput>,
     ) -> Result<AcceptOutcome, EngineError> {
         let version = &plan.compiled.version;
@@ -181,12 +194,17 @@ impl Engine {
         // The records keep redacted copies; the tasks carry the merged values in clear.
         let mut clear = Vec::with_capacity(items.len());
         let mut deliveries = Vec::with_capacity(items.len());
-        for (receiver, own) in items {
-            let mut vars = shared.clone();
-            vars.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-            clear.push(vars);
+        for Item {
+            receiver,
+            own,
+            merged,
+        } in items
+        {
+            if sensitive {
+                clear.push(merged);
+            }
             deliveries.push(Delivery {
-                id: DeliveryId::generate(),
+                id: DeliveryId::generate_at(plan.now),
                 receiver,
                 variables: if sensitive {
                     redact(version, &own)
@@ -195,24 +213,9 @@ impl Engine {
                 },
             });
         }
-        let state = if plan.send_at.is_some() {
-            "scheduled"
-        } else {
-            "accepted"
-        };
-        let message_id = MessageId::generate();
-        let body = json!({
-            "id": message_id,
-            "status": state,
-            "template": plan.template.id,
-            "template_version": version.version,
-            "account": plan.account.account.id,
-            "send_at": plan.send_at.map(to_rfc3339),
-            "deliveries": deliveries.iter().map(|d| json!({"id": d.id, "to": d.receiver.to})).collect::<Vec<_>>(),
-        });
         let count = deliveries.len() as u64;
         let message = Message {
-            id: message_id,
+            id: MessageId::generate_at(plan.now),
             app_id: app.clone(),
             template_id: plan.template.id.clone(),
             template_version: version.version,
@@ -229,18 +232,23 @@ impl Engine {
             },
             deliveries,
         };
-        let tasks = message
-            .deliveries
-            .iter()
-            .zip(clear)
-            .map(|(delivery, vars)| message.first_task(delivery, vars))
-            .collect();
+        let body = answer::accepted_body(&message);
+        // Unredacted, each task is its delivery's first task as recorded: the intake builds
+        // them where it needs them (the journal, for a spilled accept, never does).
+        let tasks = sensitive.then(|| {
+            message
+                .deliveries
+                .iter()
+                .zip(clear)
+                .map(|(delivery, vars)| message.first_task(delivery, vars))
+                .collect()
+        });
         let idempotency = idem.as_ref().map(|i| IdempotencyEntry {
             app_id: app.clone(),
             key: i.key.clone(),
             request_hash: i.request_hash.clone(),
             status: 202,
-            response: body.clone(),
+            response: serde_json::from_str(&body).expect("the answer is JSON"),
             created_at: plan.now,
         });
         let batch = AcceptBatch {
@@ -317,6 +325,15 @@ impl Engine {
         EngineMetrics::add(&self.metrics.canceled, ids.len() as u64);
         Ok(ids)
     }
+}
+
+/// One receiver of an accept: its own variables (what the records keep beside the message's
+/// shared ones) and the shared ones merged with them (what validation checked, and the
+/// task's variables when the records keep redacted copies; otherwise unused).
+struct Item {
+    receiver: Receiver,
+    own: Variables,
+    merged: Variables,
 }
 
 fn common<'a>(

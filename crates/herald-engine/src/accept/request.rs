@@ -95,6 +95,14 @@ pub struct IdempotencyInput {
 #[derive(Debug, Clone)]
 pub struct AcceptOutcome {
     pub status: u16,
-    pub body: serde_json::Value,
+    /// The answer as JSON text (an object).
+    pub body: String,
     pub replayed: bool,
+}
+
+impl AcceptOutcome {
+    /// The answer parsed (for callers that inspect it; the API sends the text as it is).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }

@@ -12,6 +12,7 @@ use herald_domain::{
     AccountId, AppId, FieldError, Millis, Priority, Receiver, Template, Variables,
 };
 use herald_ports::AccountContext;
+use std::fmt::Display;
 use std::sync::Arc;
 
 /// The request parts shared by every receiver.
@@ -135,9 +136,9 @@ impl Plan {
     pub fn check(
         &self,
         receiver: &Receiver,
-        receiver_field: &str,
+        receiver_field: &dyn Display,
         vars: &Variables,
-        vars_field: &str,
+        vars_field: &dyn Display,
     ) -> Vec<FieldError> {
         let mut errors = self.check_receiver(receiver, receiver_field);
         errors.extend(self.check_variables(vars, vars_field));
@@ -145,7 +146,11 @@ impl Plan {
     }
 
     /// Problems of one receiver.
-    pub fn check_receiver(&self, receiver: &Receiver, receiver_field: &str) -> Vec<FieldError> {
+    pub fn check_receiver(
+        &self,
+        receiver: &Receiver,
+        receiver_field: &dyn Display,
+    ) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Err(msg) = self.template.channel.validate_receiver(&receiver.to) {
             errors.push(FieldError::new(format!("{receiver_field}.to"), msg));
@@ -170,7 +175,7 @@ impl Plan {
     }
 
     /// Variables must be exactly the declared ones, and render.
-    pub fn check_variables(&self, vars: &Variables, vars_field: &str) -> Vec<FieldError> {
+    pub fn check_variables(&self, vars: &Variables, vars_field: &dyn Display) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let declared = &self.compiled.version.variables;
         for spec in declared {
@@ -190,10 +195,11 @@ impl Plan {
             }
         }
         if errors.is_empty()
+            && !self.compiled.renders_when_declared_present()
             && let Err(e) = self.compiled.render(vars)
         {
             errors.push(FieldError::new(
-                vars_field.to_owned(),
+                vars_field.to_string(),
                 format!("the template cannot render with these values: {e}"),
             ));
         }

@@ -34,7 +34,7 @@ pub async fn accept_writes_records_and_outbox_rows(db: &SqlDb) {
     let app = AppId::generate();
     let batch = accept_batch(&app, 3, None);
     let message = batch.messages[0].clone();
-    let tasks = batch.tasks.clone();
+    let tasks = batch.send_tasks();
     assert_eq!(intake.accept(batch).await.unwrap(), AcceptCommit::Committed);
 
     let view = records.get_message(&app, &message.id).await.unwrap();

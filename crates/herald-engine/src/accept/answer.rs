@@ -1,0 +1,67 @@
+//! The body of a `202 Accepted`, serialized straight from the accepted [`Message`].
+//!
+//! It used to be built as a `serde_json::Value` (`json!`) and serialized again by the API: for a
+//! batch of 1,000 receivers that was ~2,000 small maps and strings allocated, converted, written
+//! and dropped per call, ~14 % of the server's CPU in the `batch` benchmark. Serializing a view
+//! that borrows from the message writes the same JSON with one allocation. Keys are in
+//! alphabetical order, the order a stored `serde_json::Value` (an idempotent replay) has.
+
+use herald_domain::Message;
+use herald_domain::time::to_rfc3339;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+/// `{"account", "deliveries": [{"id", "to"}], "id", "send_at", "status", "template",
+/// "template_version"}` of `message`.
+pub(super) fn accepted_body(message: &Message) -> String {
+    // ~60 bytes per delivery and ~250 for the rest; serializing a plain struct cannot fail.
+    let mut out = Vec::with_capacity(256 + 64 * message.deliveries.len());
+    serde_json::to_writer(&mut out, &Body(message)).expect("serializing an accept's answer");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// The state every delivery of a fresh accept is in.
+pub(super) fn initial_state(message: &Message) -> &'static str {
+    if message.send_at.is_some() {
+        "scheduled"
+    } else {
+        "accepted"
+    }
+}
+
+struct Body<'a>(&'a Message);
+
+impl Serialize for Body<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let mut map = s.serialize_map(Some(7))?;
+        map.serialize_entry("account", &m.account_id)?;
+        map.serialize_entry("deliveries", &Deliveries(m))?;
+        map.serialize_entry("id", &m.id)?;
+        map.serialize_entry("send_at", &m.send_at.map(to_rfc3339))?;
+        map.serialize_entry("status", initial_state(m))?;
+        map.serialize_entry("template", &m.template_id)?;
+        map.serialize_entry("template_version", &m.template_version)?;
+        map.end()
+    }
+}
+
+struct Deliveries<'a>(&'a Message);
+
+impl Serialize for Deliveries<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.deliveries.len()))?;
+        for d in &self.0.deliveries {
+            seq.serialize_element(&DeliveryRef {
+                id: d.id.as_str(),
+                to: &d.receiver.to,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct DeliveryRef<'a> {
+    id: &'a str,
+    to: &'a str,
+}
