@@ -291,7 +291,7 @@ pub(super) fn read_rows(
     let mut entries = Vec::new();
     for row in rows {
         let (seq, bytes) = row.map_err(|e| StoreError::backend("reading the journal", e))?;
-        let entry = serde_json::from_slice::<Entry>(&bytes)
+        let entry = super::row::decode(&bytes)
             .map_err(|e| format!("journal entry {seq} does not decode: {e}"));
         entries.push(Row {
             seq,

@@ -33,6 +33,7 @@
 pub(crate) mod file;
 mod indexer;
 mod pending;
+mod row;
 mod set_aside;
 
 pub(crate) use indexer::{recover, spawn as spawn_indexer};
@@ -79,7 +80,7 @@ pub const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Deserialize)]
 pub(crate) struct Entry {
     pub messages: Vec<Message>,
-    /// Absent when every task is its message's first task as recorded ([`encode_entry`]).
+    /// Absent when every task is its message's first task as recorded ([`row::encode`]).
     #[serde(default)]
     tasks: Option<Vec<TaskEnvelope>>,
 }
@@ -176,7 +177,7 @@ impl Journal {
         messages: Vec<Message>,
         tasks: Option<Vec<TaskEnvelope>>,
     ) -> Result<(), StoreError> {
-        let entry = encode_entry(&messages, tasks.as_deref())?;
+        let entry = row::encode(&messages, tasks.as_deref())?;
         let deliveries = messages.iter().map(|m| m.deliveries.len() as u64).sum();
         let room = Room::of(entry.len(), messages.len(), &self.options);
         let reserved = self.reserve(room).await?;
@@ -363,34 +364,4 @@ impl Journal {
     pub fn spilled_accepts(&self) -> usize {
         self.pending.lock().spilled
     }
-}
-
-/// A journal row: the messages as JSON, and their tasks only when they are not exactly the
-/// messages' first tasks as recorded (a sensitive value redacted from the record, or a
-/// caller that built them otherwise) — then a row is ~4× larger.
-fn encode_entry(
-    messages: &[Message],
-    tasks: Option<&[TaskEnvelope]>,
-) -> Result<Vec<u8>, StoreError> {
-    let mut pairs = messages
-        .iter()
-        .flat_map(|m| m.deliveries.iter().map(move |d| (m, d)));
-    let deliveries = messages.iter().map(|m| m.deliveries.len()).sum::<usize>();
-    let tasks = tasks.filter(|tasks| {
-        tasks.len() != deliveries
-            || !tasks
-                .iter()
-                .all(|task| pairs.next().is_some_and(|(m, d)| m.derives(d, task)))
-    });
-    #[derive(serde::Serialize)]
-    struct Row<'a> {
-        messages: &'a [Message],
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tasks: Option<&'a [TaskEnvelope]>,
-    }
-    let row = Row { messages, tasks };
-    let mut entry = Vec::with_capacity(256 * (deliveries + messages.len()));
-    serde_json::to_writer(&mut entry, &row)
-        .map_err(|e| StoreError::backend("encoding a journal entry", e))?;
-    Ok(entry)
 }
