@@ -1,10 +1,11 @@
 //! The send task of a delivery's first attempt, derived from its accepted message.
 //!
-//! Accept builds every first task from the message it records, and the embedded accept
-//! journal stores only the message when each task is exactly this derivation (no sensitive
-//! variable was redacted from the record): the tasks are rebuilt from it when read back,
-//! which keeps a journal row ~4× smaller. Both sides use these functions, so they cannot
-//! drift apart.
+//! When no sensitive variable was redacted from the record, each first task is exactly this
+//! derivation of the recorded message: accept then lists no tasks (`AcceptBatch::tasks` is
+//! `None`) and the intake builds them where it needs them; the embedded accept journal
+//! stores only the messages, which keeps a row ~4× smaller. Accept builds the tasks itself
+//! only for a template with sensitive variables, with the clear values. Both sides use
+//! these functions, so they cannot drift apart.
 
 use crate::message::{Delivery, Message, Variables};
 use crate::task::{DeliveryTask, TaskEnvelope};

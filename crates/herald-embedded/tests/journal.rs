@@ -252,7 +252,10 @@ async fn accepts_wait_for_room_once_the_journal_bytes_are_used() {
     // A row of 1,000 receivers here is ~100 KiB of JSON, stored LZ4-compressed in ~26 KiB:
     // about forty fit in 1 MiB.
     let accepted = accept_until_full(&herald, || accept_batch(&app, 1_000, None)).await;
-    assert!((20..=80).contains(&accepted), "{accepted} rows fit in 1 MiB");
+    assert!(
+        (20..=80).contains(&accepted),
+        "{accepted} rows fit in 1 MiB"
+    );
     assert_eq!(herald.journal.pending_deliveries(), 1_000 * accepted as u64);
     // Smaller accepts may still fit the rest (1 KiB at least each), then wait too.
     let small = accept_until_full(&herald, || accept_batch(&app, 1, None)).await;

@@ -42,9 +42,10 @@ fn is_identifier(name: &str) -> bool {
         && name.len() <= 64
 }
 
-/// `source` holds no statement or comment, and each of its `{{ … }}` is one identifier
-/// (optionally with whitespace-control markers).
-fn substitution_only(source: &str) -> bool {
+/// `source` holds no statement or comment, and each of its `{{ … }}` is one of the
+/// `declared` variables' names, with at most one whitespace-control marker on each side
+/// (`{{--x}}` is a minus sign; a reserved name such as `self` is never declared).
+fn substitution_only(source: &str, declared: &BTreeSet<String>) -> bool {
     if source.contains("{%") || source.contains("{#") {
         return false;
     }
@@ -54,9 +55,10 @@ fn substitution_only(source: &str) -> bool {
         let Some(end) = after.find("}}") else {
             return false;
         };
-        let inner = after[..end].trim_start_matches(['-', '+']);
-        let inner = inner.trim_end_matches(['-', '+']).trim();
-        if !is_identifier(inner) {
+        let inner = &after[..end];
+        let inner = inner.strip_prefix(['-', '+']).unwrap_or(inner);
+        let inner = inner.strip_suffix(['-', '+']).unwrap_or(inner).trim();
+        if !declared.contains(inner) {
             return false;
         }
         rest = &after[end + 2..];
@@ -137,7 +139,7 @@ impl CompiledTemplate {
         let field_names = content.fields.keys().cloned().collect();
         let substitution_only = sources
             .iter()
-            .all(|(_, _, source)| substitution_only(source));
+            .all(|(_, _, source)| substitution_only(source, &declared));
         Ok(Self {
             env,
             version,
@@ -295,12 +297,13 @@ mod tests {
 
     #[test]
     fn only_substitutions_are_known_to_render() {
+        let declared: BTreeSet<String> = ["name".to_string()].into();
         for plain in [
             "Hello {{ name }}",
             "{{name}}{{- name -}} and {{+ name }} }} {",
             "no variables at all",
         ] {
-            assert!(substitution_only(plain), "{plain}");
+            assert!(substitution_only(plain, &declared), "{plain}");
         }
         for not_plain in [
             "{{ name | upper }}",
@@ -311,8 +314,24 @@ mod tests {
             "{# note #}{{ name }}",
             "{{ 'text' }}",
             "{{ name",
+            "{{--name}}",
+            "{{+-name}}",
+            "{{ self }}",
+            "{{ other }}",
         ] {
-            assert!(!substitution_only(not_plain), "{not_plain}");
+            assert!(!substitution_only(not_plain, &declared), "{not_plain}");
+        }
+    }
+
+    #[test]
+    fn a_unary_minus_or_a_reserved_name_keeps_the_trial_render() {
+        for body in ["{{--name}}", "{{ name }}{{ self }}"] {
+            // Both compile: `-name` uses the declared variable, and minijinja does not count
+            // `self` as a variable the template needs.
+            let t = CompiledTemplate::compile(version(body, &[("name", false)])).unwrap();
+            assert!(!t.renders_when_declared_present(), "{body}");
+            let vars: Variables = [("name".into(), "Li".into())].into_iter().collect();
+            assert!(t.render(&vars).is_err(), "{body} renders with a string");
         }
     }
 

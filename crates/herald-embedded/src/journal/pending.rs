@@ -19,10 +19,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct JournalOptions {
     /// Bytes of journal rows that may wait for the indexer; an accept that finds no room
-    /// waits (at most `CATCH_UP_LIMIT`, then 503). A row is ~100 B per delivery of an
-    /// ordinary batch (~500 B when a sensitive template keeps its tasks in the row), so the
-    /// default 2 GiB absorbs a burst of ~20 million deliveries; the indexer catches up
-    /// behind it at its own rate.
+    /// waits (at most `CATCH_UP_LIMIT`, then 503). A row is ~100 B of JSON per delivery of an
+    /// ordinary batch (~500 B when a sensitive template keeps its tasks in the row), stored
+    /// LZ4-compressed to about a third (`row`), so the default 2 GiB absorbs a burst of ~70
+    /// million deliveries of batches; the indexer catches up behind it at its own rate.
     pub max_bytes: u64,
     /// Unindexed messages (their ids stay in memory, ~90 B each, for `GET`).
     pub max_messages: u64,
@@ -56,7 +56,7 @@ pub(crate) enum Work {
 }
 
 impl Work {
-    /// `Listed` tasks, or none: the messages' first tasks.
+    /// The tasks the accept listed, or (`None`) the messages' first tasks.
     pub fn of(listed: Option<Vec<TaskEnvelope>>) -> Self {
         listed.map_or(Self::FirstTasks, Self::Tasks)
     }

@@ -6,7 +6,12 @@
 //! [`COMPRESS_FROM`] bytes is stored as [`LZ4`], its uncompressed length (u32, little endian)
 //! and the LZ4 block. Smaller rows — a single send — stay JSON, where compressing would cost
 //! more than it saves. A JSON row starts with `{`, so the first byte tells the two apart, and
-//! rows written before compression existed read as they always did.
+//! rows written before compression existed read as they always did. There is no checksum of
+//! its own, as there is none in a JSON row: SQLite's WAL frames are checksummed until
+//! checkpointed, and a damaged row that no longer decodes is set aside (`set_aside`). To
+//! read a compressed row by hand: skip 5 bytes and LZ4-decompress the block (e.g.
+//! `lz4.block.decompress(row[5:], uncompressed_size=int.from_bytes(row[1:5], "little"))` in
+//! Python's `lz4` package).
 
 use super::Entry;
 use herald_domain::{Message, TaskEnvelope};
@@ -17,7 +22,8 @@ const LZ4: u8 = 1;
 /// Rows at least this long are compressed.
 const COMPRESS_FROM: usize = 2048;
 /// Largest uncompressed row a compressed one may claim: far beyond any accept (the request
-/// body limit is a few MiB), and a bound on what a damaged length prefix can allocate.
+/// body limit defaults to 32 MiB), and with LZ4's ~255× most expansion, a bound on what a
+/// damaged length prefix can allocate.
 const MAX_ROW: usize = 1 << 30;
 
 /// A journal row: the messages as JSON, and their tasks only when they are not exactly the
@@ -75,7 +81,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Entry, String> {
                 return Err("a compressed row shorter than its header".into());
             };
             let len = u32::from_le_bytes(len.try_into().expect("four bytes")) as usize;
-            if len > MAX_ROW {
+            // LZ4 expands a block at most ~255×: a longer claim is damage, not data.
+            if len > MAX_ROW || len > (bytes.len() - 5).saturating_mul(255) {
                 return Err(format!("a compressed row claims {len} bytes"));
             }
             let mut json = vec![0u8; len];

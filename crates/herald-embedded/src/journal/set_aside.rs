@@ -11,7 +11,8 @@
 //! `journal.db`'s `journal_unreadable` table with the decoding error, the accept leaves the
 //! backlog (its room is given back), an error is logged and
 //! `herald_journal_set_aside_total` counts it, so an operator can alert on it and recover
-//! the row by hand; everything behind it is indexed as usual. A set-aside row's `seq` is
+//! the row by hand (a row is JSON, or LZ4-compressed JSON behind a 5-byte header: see
+//! `row`); everything behind it is indexed as usual. A set-aside row's `seq` is
 //! not reused after a restart (a missing row's may be: nothing of it is kept).
 
 use super::Journal;

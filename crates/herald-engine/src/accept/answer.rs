@@ -65,3 +65,68 @@ struct DeliveryRef<'a> {
     id: &'a str,
     to: &'a str,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_domain::{
+        AccountId, AppId, ChannelKind, Delivery, DeliveryId, MessageId, Priority, Receiver,
+        TemplateId,
+    };
+
+    fn message(send_at: Option<i64>) -> Message {
+        Message {
+            id: MessageId::generate(),
+            app_id: AppId::generate(),
+            template_id: TemplateId::generate(),
+            template_version: 3,
+            channel: ChannelKind::Webhook,
+            account_id: AccountId::generate(),
+            priority: Priority::Normal,
+            send_at,
+            expire_at: None,
+            created_at: 1_765_000_000_000,
+            variables: Default::default(),
+            deliveries: ["a\"b", "c"]
+                .into_iter()
+                .map(|to| Delivery {
+                    id: DeliveryId::generate(),
+                    receiver: Receiver::to(to),
+                    variables: Default::default(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_answer_names_the_message_and_each_delivery() {
+        let m = message(Some(1_765_000_060_000));
+        let body: serde_json::Value = serde_json::from_str(&accepted_body(&m)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "id": m.id,
+                "status": "scheduled",
+                "template": m.template_id,
+                "template_version": 3,
+                "account": m.account_id,
+                "send_at": "2025-12-06T05:47:40.000Z",
+                "deliveries": [
+                    {"id": m.deliveries[0].id, "to": "a\"b"},
+                    {"id": m.deliveries[1].id, "to": "c"},
+                ],
+            })
+        );
+        let now: serde_json::Value = serde_json::from_str(&accepted_body(&message(None))).unwrap();
+        assert_eq!(now["status"], "accepted");
+        assert_eq!(now["send_at"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_replayed_answer_is_byte_for_byte_the_fresh_one() {
+        // An idempotent replay sends the stored `serde_json::Value` again.
+        let fresh = accepted_body(&message(Some(1_765_000_060_000)));
+        let stored: serde_json::Value = serde_json::from_str(&fresh).unwrap();
+        assert_eq!(stored.to_string(), fresh);
+    }
+}
