@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{accept_batch, open, open_with};
+use common::{accept_batch, indexed, open, open_with, receive_sends};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_tasks_are_recorded_and_receivable() {
@@ -184,4 +184,38 @@ async fn accepted_tasks_survive_a_reopen() {
         .unwrap();
     let received: Vec<TaskEnvelope> = got.iter().map(|l| l.task.clone()).collect();
     assert_eq!(received, tasks);
+}
+
+/// An accept that lists no tasks sends each delivery's first task, with the message's and
+/// the delivery's variables merged, through the journal and through the keyed path alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accept_without_listed_tasks_sends_each_first_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = open(dir.path());
+    let app = AppId::generate();
+    let mut expected = Vec::new();
+    for key in [None, Some("key-1")] {
+        let mut batch = accept_batch(&app, 2, key);
+        batch.messages[0]
+            .variables
+            .insert("name".into(), serde_json::json!("Ada"));
+        batch.messages[0].deliveries[1]
+            .variables
+            .insert("name".into(), serde_json::json!("Grace"));
+        batch.tasks = None;
+        expected.extend(batch.messages[0].first_tasks());
+        herald.intake.accept(batch).await.unwrap();
+    }
+    indexed(&herald).await;
+    let got = receive_sends(&herald, expected.len()).await;
+    expected.sort_by_key(|t| t.delivery_id().clone());
+    assert_eq!(got, expected);
+    let TaskEnvelope::DeliveryV1(task) = &got
+        .iter()
+        .find(|t| t.delivery_id() == expected[1].delivery_id())
+        .unwrap()
+    else {
+        panic!("a delivery task")
+    };
+    assert!(task.variables.contains_key("name"));
 }

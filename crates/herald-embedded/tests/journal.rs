@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{accept_batch, indexed, open, open_journal, open_with};
+use common::{accept_batch, indexed, open, open_journal, open_with, receive_sends};
 use herald_domain::{AppId, DeliveryState, MessageStatus, TaskEnvelope};
 use herald_embedded::Embedded;
 use herald_embedded::journal::JournalOptions;
@@ -13,50 +13,6 @@ use std::time::Duration;
 
 fn sent_tasks(received: &[herald_ports::Leased]) -> Vec<TaskEnvelope> {
     received.iter().map(|l| l.task.clone()).collect()
-}
-
-/// An accept that lists no tasks sends each delivery's first task, with the message's and
-/// the delivery's variables merged, through the journal and through the keyed path alike.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_accept_without_listed_tasks_sends_each_first_task() {
-    let dir = tempfile::tempdir().unwrap();
-    let herald = open(dir.path());
-    let app = AppId::generate();
-    let mut expected = Vec::new();
-    for key in [None, Some("key-1")] {
-        let mut batch = accept_batch(&app, 2, key);
-        batch.messages[0]
-            .variables
-            .insert("name".into(), serde_json::json!("Ada"));
-        batch.messages[0].deliveries[1]
-            .variables
-            .insert("name".into(), serde_json::json!("Grace"));
-        batch.tasks = None;
-        expected.extend(batch.messages[0].first_tasks());
-        herald.intake.accept(batch).await.unwrap();
-    }
-    indexed(&herald).await;
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        let received = herald
-            .queue
-            .receive(Topic::Send, 10, Duration::from_secs(2))
-            .await
-            .unwrap();
-        assert!(!received.is_empty(), "only {} tasks received", got.len());
-        got.extend(sent_tasks(&received));
-    }
-    got.sort_by_key(|t| t.delivery_id().clone());
-    expected.sort_by_key(|t| t.delivery_id().clone());
-    assert_eq!(got, expected);
-    let TaskEnvelope::DeliveryV1(task) = &got
-        .iter()
-        .find(|t| t.delivery_id() == expected[1].delivery_id())
-        .unwrap()
-    else {
-        panic!("a delivery task")
-    };
-    assert!(task.variables.contains_key("name"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,17 +317,7 @@ async fn accepts_past_the_memory_budget_are_spilled_and_indexed_from_disk() {
     herald.queue.loaded().await;
     assert_eq!(herald.journal.spilled_accepts(), 0);
     assert_eq!(herald.queue.stats().await.unwrap().send, 1_200);
-    let mut got = Vec::new();
-    while got.len() < 1_200 {
-        let received = herald
-            .queue
-            .receive(Topic::Send, 500, Duration::from_secs(2))
-            .await
-            .unwrap();
-        assert!(!received.is_empty(), "only {} tasks received", got.len());
-        got.extend(sent_tasks(&received));
-    }
-    got.sort_by_key(|t| t.delivery_id().clone());
+    let got = receive_sends(&herald, 1_200).await;
     expected.sort_by_key(|t| t.delivery_id().clone());
     assert_eq!(got, expected);
     for id in &ids {

@@ -99,38 +99,19 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Entry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald_domain::{
-        AccountId, AppId, ChannelKind, Delivery, DeliveryId, MessageId, Priority, Receiver,
-        TemplateId,
-    };
+    use herald_domain::AppId;
+    use herald_ports::conformance::records::fixtures;
 
+    /// A batch accept's message: `receivers` deliveries, each with its own variable.
     fn message(receivers: usize) -> Message {
-        Message {
-            id: MessageId::generate(),
-            app_id: AppId::generate(),
-            template_id: TemplateId::generate(),
-            template_version: 1,
-            channel: ChannelKind::Webhook,
-            account_id: AccountId::generate(),
-            priority: Priority::Normal,
-            send_at: None,
-            expire_at: None,
-            created_at: 1_765_000_000_000,
-            variables: Default::default(),
-            deliveries: (0..receivers)
-                .map(|i| Delivery {
-                    id: DeliveryId::generate_at(1_765_000_000_000),
-                    receiver: Receiver {
-                        to: format!("bench-{i}"),
-                        timezone: None,
-                        locale: None,
-                    },
-                    variables: [("name".to_string(), serde_json::json!(format!("user{i}")))]
-                        .into_iter()
-                        .collect(),
-                })
-                .collect(),
+        let names: Vec<String> = (0..receivers).map(|i| format!("bench-{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut message = fixtures::message(&AppId::generate(), 1_765_000_000_000, &names);
+        for (i, d) in message.deliveries.iter_mut().enumerate() {
+            d.variables
+                .insert("name".into(), serde_json::json!(format!("user{i}")));
         }
+        message
     }
 
     #[test]

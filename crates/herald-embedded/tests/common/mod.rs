@@ -123,3 +123,20 @@ pub fn accept_batch(app: &AppId, receivers: usize, key: Option<&str>) -> AcceptB
         idempotency,
     }
 }
+
+/// Receives `count` send tasks (failing if the queue runs dry first), sorted by delivery id.
+pub async fn receive_sends(herald: &Embedded, count: usize) -> Vec<TaskEnvelope> {
+    use herald_ports::{Queue, Topic};
+    let mut got = Vec::new();
+    while got.len() < count {
+        let received = herald
+            .queue
+            .receive(Topic::Send, 500, std::time::Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert!(!received.is_empty(), "only {} tasks received", got.len());
+        got.extend(received.into_iter().map(|leased| leased.task));
+    }
+    got.sort_by_key(|t| t.delivery_id().clone());
+    got
+}

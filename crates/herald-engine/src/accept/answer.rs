@@ -69,33 +69,14 @@ struct DeliveryRef<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use herald_domain::{
-        AccountId, AppId, ChannelKind, Delivery, DeliveryId, MessageId, Priority, Receiver,
-        TemplateId,
-    };
+    use herald_domain::AppId;
+    use herald_ports::conformance::records::fixtures;
 
     fn message(send_at: Option<i64>) -> Message {
-        Message {
-            id: MessageId::generate(),
-            app_id: AppId::generate(),
-            template_id: TemplateId::generate(),
-            template_version: 3,
-            channel: ChannelKind::Webhook,
-            account_id: AccountId::generate(),
-            priority: Priority::Normal,
-            send_at,
-            expire_at: None,
-            created_at: 1_765_000_000_000,
-            variables: Default::default(),
-            deliveries: ["a\"b", "c"]
-                .into_iter()
-                .map(|to| Delivery {
-                    id: DeliveryId::generate(),
-                    receiver: Receiver::to(to),
-                    variables: Default::default(),
-                })
-                .collect(),
-        }
+        let mut message = fixtures::message(&AppId::generate(), 1_765_000_000_000, &["a\"b", "c"]);
+        message.template_version = 3;
+        message.send_at = send_at;
+        message
     }
 
     #[test]
