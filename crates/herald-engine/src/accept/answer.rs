@@ -20,7 +20,7 @@ pub(super) fn accepted_body(message: &Message) -> String {
 }
 
 /// The state every delivery of a fresh accept is in.
-pub(super) fn initial_state(message: &Message) -> &'static str {
+fn initial_state(message: &Message) -> &'static str {
     if message.send_at.is_some() {
         "scheduled"
     } else {
